@@ -1,0 +1,35 @@
+# Two commands for a newcomer:
+#   make lab    set up (once) and open the course in JupyterLab
+#   make test   set up (once) and run the whole test suite (lint, unit tests, every notebook)
+# The set-up step is shared and idempotent: it re-installs only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-installed
+KERNEL := cnn-course
+PORT   ?= 8888
+
+.PHONY: setup lab test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "CNN course (.venv)"
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_ARGS)
+
+lint: setup
+	$(BIN)/ruff check course_utils tests notebooks benchmarks
+
+test: lint
+	COURSE_FAST=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV)
