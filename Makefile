@@ -26,7 +26,7 @@ lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_ARGS)
 
 lint: setup
-	$(BIN)/ruff check course_utils tests notebooks benchmarks
+	$(BIN)/ruff check .
 
 test: lint
 	COURSE_FAST=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
