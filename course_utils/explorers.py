@@ -1,0 +1,131 @@
+"""Interactive explorers: sliders over the plain functions the notebooks teach.
+
+Every explorer follows one pattern: a dict of controls and a ``render(**values)`` function
+that calls a plain function from the course (which the tests call directly), prints its
+description and draws it. :func:`_explorer` lays the controls out above an output area
+that is redrawn whenever a control changes. Add an explorer by writing one more function
+of the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from course_utils.conv import conv_geometry
+from course_utils.images import draw_values, draw_windows
+from course_utils.pooling import MODES, pooling_example
+from course_utils.receptive_field import draw_receptive_fields, receptive_field_example
+
+
+def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSlider:
+    """An integer slider that redraws when released (not on every pixel of a drag)."""
+    if not low <= value <= high:
+        raise ValueError(f"{description} must be between {low} and {high} here, got {value}.")
+    return widgets.IntSlider(
+        value=value,
+        min=low,
+        max=high,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
+
+
+def _explorer(controls: dict[str, widgets.ValueWidget], render: Callable[..., None]) -> widgets.VBox:
+    """Controls above an output area; ``render(**values)`` redraws it on every change.
+
+    ``render`` gets one keyword argument per control. A ``ValueError`` it raises (for
+    settings that cannot work, such as a kernel bigger than the input) is printed, not raised.
+    """
+
+    def safe_render(**values: object) -> None:
+        try:
+            render(**values)
+        except ValueError as error:
+            print(f"Not possible: {error}")
+
+    output = widgets.interactive_output(safe_render, controls)
+    layout = widgets.Layout(flex_flow="row wrap")
+    return widgets.VBox([widgets.HBox(list(controls.values()), layout=layout), output])
+
+
+def conv_explorer(
+    size: int = 7, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> widgets.VBox:
+    """Input size, kernel, stride, padding, dilation → output size and the windows, drawn.
+
+    The plain function behind it is :func:`course_utils.conv.conv_geometry`.
+    """
+    conv_geometry(size, kernel_size, stride, padding, dilation)  # bad starting values fail here
+    controls = {
+        "size": _slider("input size", size, 1, 16),
+        "kernel_size": _slider("kernel", kernel_size, 1, 7),
+        "stride": _slider("stride", stride, 1, 4),
+        "padding": _slider("padding", padding, 0, 3),
+        "dilation": _slider("dilation", dilation, 1, 3),
+    }
+
+    def render(**values: int) -> None:
+        geometry = conv_geometry(**values)
+        print(geometry.describe())
+        draw_windows(geometry)
+        plt.show()
+
+    return _explorer(controls, render)
+
+
+def pooling_explorer(
+    size: int = 6, kernel_size: int = 2, stride: int = 2, mode: str = "max"
+) -> widgets.VBox:
+    """Map size, window, stride, max or average → the pooled map, its size, 0 parameters.
+
+    The plain function behind it is :func:`course_utils.pooling.pooling_example`.
+    """
+    pooling_example(size, kernel_size, stride, mode)  # bad starting values fail here
+    controls = {
+        "size": _slider("input size", size, 2, 10),
+        "kernel_size": _slider("window", kernel_size, 1, 4),
+        "stride": _slider("stride", stride, 1, 4),
+        "mode": widgets.ToggleButtons(options=list(MODES), value=mode, description="pooling"),
+    }
+
+    def render(**values: object) -> None:
+        example = pooling_example(**values)
+        print(example.describe())
+        fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.5))
+        scale = {"vmin": float(example.input.min()), "vmax": float(example.input.max())}
+        draw_values(example.input, left, title="input", **scale)
+        draw_values(example.output, right, title=f"{example.mode} pooled", **scale)
+        plt.show()
+
+    return _explorer(controls, render)
+
+
+def receptive_field_explorer(
+    n_layers: int = 3, kernel_size: int = 3, stride: int = 1, dilation: int = 1, pool_every: int = 0
+) -> widgets.VBox:
+    """Stack depth, kernel, stride, dilation, pooling → the receptive field, layer by layer.
+
+    The plain function behind it is :func:`course_utils.receptive_field.receptive_field_example`
+    (``pool_every=2`` puts a 2×2 max pool after every second conv layer; 0: none).
+    """
+    receptive_field_example(n_layers, kernel_size, stride, dilation, pool_every)  # bad values fail here
+    controls = {
+        "n_layers": _slider("conv layers", n_layers, 1, 8),
+        "kernel_size": _slider("kernel", kernel_size, 1, 7),
+        "stride": _slider("stride", stride, 1, 3),
+        "dilation": _slider("dilation", dilation, 1, 3),
+        "pool_every": _slider("pool every", pool_every, 0, 4),
+    }
+
+    def render(**values: int) -> None:
+        table = receptive_field_example(**values)
+        print(table.describe())
+        print(table)
+        draw_receptive_fields(table)
+        plt.show()
+
+    return _explorer(controls, render)
