@@ -34,5 +34,11 @@ lint: setup
 test: lint
 	COURSE_FAST=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The notes' training loop against the course's, side by side, on this machine (minutes on a
+# laptop CPU); results in benchmarks/RESULTS.md. More options: make bench BENCH_ARGS=--help
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV)

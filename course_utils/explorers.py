@@ -18,6 +18,7 @@ from course_utils.conv import conv_geometry
 from course_utils.images import draw_values, draw_windows
 from course_utils.pooling import MODES, pooling_example
 from course_utils.receptive_field import draw_receptive_fields, receptive_field_example
+from course_utils.transforms import TransformSettings, augmentation_gallery
 
 
 def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSlider:
@@ -126,6 +127,37 @@ def receptive_field_explorer(
         print(table.describe())
         print(table)
         draw_receptive_fields(table)
+        plt.show()
+
+    return _explorer(controls, render)
+
+
+def augmentation_explorer(
+    photos: list, settings: TransformSettings | None = None, photo: int = 0, seed: int = 0
+) -> widgets.VBox:
+    """Which photo, which random draw → that photo under each augmentation step, and all of them.
+
+    ``photos`` are PIL images or image files. The plain function behind it is
+    :func:`course_utils.transforms.augmentation_gallery`. ``settings`` defaults to the notes'.
+    """
+    from PIL import Image
+
+    settings = settings or TransformSettings()
+    if not photos:
+        raise ValueError("Give at least one photo (a PIL image or an image file).")
+    images = [p if isinstance(p, Image.Image) else Image.open(p).convert("RGB") for p in photos]
+    controls = {
+        "photo": _slider("photo", photo, 0, len(images) - 1),
+        "seed": _slider("random draw", seed, 0, 50),
+    }
+
+    def render(photo: int, seed: int) -> None:
+        gallery = augmentation_gallery(images[photo], settings, seed)
+        fig, axes = plt.subplots(1, len(gallery), figsize=(2.2 * len(gallery), 2.6))
+        for ax, (name, picture) in zip(axes, gallery.items(), strict=True):
+            ax.imshow(picture)
+            ax.set_title(name, fontsize=8)
+            ax.axis("off")
         plt.show()
 
     return _explorer(controls, render)

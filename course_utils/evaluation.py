@@ -1,0 +1,136 @@
+"""How good is a trained classifier? Accuracy, top-5, confusions, pictures, one photo.
+
+Every function works for a model that ends in ``LogSoftmax`` (the notes' head) and for one
+that outputs raw scores (logits): ``log_softmax`` of either gives log-probabilities, and
+the ranking of classes is the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import nn
+
+from course_utils.transforms import TransformSettings, denormalize, eval_transform
+
+
+@dataclass
+class Predictions:
+    """A model's answers on a whole data set."""
+
+    targets: torch.Tensor  # (N,) true class indices
+    topk: torch.Tensor  # (N, k) class indices, most probable first
+    probabilities: torch.Tensor  # (N, k) their probabilities
+
+    @property
+    def predicted(self) -> torch.Tensor:
+        """The top-1 class index of every image."""
+        return self.topk[:, 0]
+
+    def accuracy(self) -> float:
+        """Fraction of images whose most probable class is the true one."""
+        return (self.predicted == self.targets).float().mean().item()
+
+    def topk_accuracy(self, k: int = 5) -> float:
+        """Fraction of images whose true class is among the ``k`` most probable."""
+        if k > self.topk.shape[1]:
+            raise ValueError(f"Only the top {self.topk.shape[1]} classes were kept; ask for k <= that.")
+        return (self.topk[:, :k] == self.targets[:, None]).any(dim=1).float().mean().item()
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, loader: Iterable, *, device: torch.device | str | None = None,
+            k: int = 5) -> Predictions:
+    """Run ``model`` (in evaluation mode) over ``loader``; keep the ``k`` best classes per image."""
+    from course_utils.env import get_device
+
+    device = torch.device(device) if device is not None else get_device()
+    model.eval().to(device)
+    targets, tops, probs = [], [], []
+    for images, labels in loader:
+        log_probs = torch.log_softmax(model(images.to(device)).float(), dim=1)
+        best = log_probs.topk(min(k, log_probs.shape[1]), dim=1)
+        tops.append(best.indices.cpu())
+        probs.append(best.values.exp().cpu())
+        targets.append(labels)
+    if not targets:
+        raise ValueError("The loader yielded no images; check the data set is not empty.")
+    return Predictions(torch.cat(targets), torch.cat(tops), torch.cat(probs))
+
+
+def confused_pairs(predictions: Predictions, class_names: Sequence[str], n: int = 5) -> list[tuple[str, str, int]]:
+    """The ``n`` most frequent mistakes as ``(true name, predicted name, count)``."""
+    mistakes = Counter(
+        (int(t), int(p)) for t, p in zip(predictions.targets, predictions.predicted, strict=True) if t != p
+    )
+    return [(class_names[t], class_names[p], count) for (t, p), count in mistakes.most_common(n)]
+
+
+def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor:
+    """``matrix[true, predicted]`` = number of images."""
+    index = predictions.targets * num_classes + predictions.predicted
+    return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n: int = 8,
+                     settings: TransformSettings | None = None, columns: int = 4,
+                     device: torch.device | str | None = None, seed: int = 0):
+    """A grid of ``n`` images of ``dataset`` titled "predicted (true)": green if right, red if wrong.
+
+    ``dataset`` yields normalised tensors (an evaluation transform); ``settings`` undoes the
+    normalisation for display. The images are a reproducible random sample (``seed``).
+    """
+    import matplotlib.pyplot as plt
+
+    from course_utils.env import get_device
+
+    settings = settings or TransformSettings()
+    device = torch.device(device) if device is not None else get_device()
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    images = torch.stack([dataset[i][0] for i in order])
+    labels = [dataset[i][1] for i in order]
+    model.eval().to(device)
+    with torch.inference_mode():
+        predicted = model(images.to(device)).argmax(dim=1).cpu().tolist()
+    rows = (len(order) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 3.0 * rows), squeeze=False)
+    for ax, image, p, t in zip(axes.flat, denormalize(images, settings.mean, settings.std), predicted, labels, strict=False):
+        ax.imshow(image.permute(1, 2, 0).numpy())
+        ax.set_title(f"{class_names[p]}\n({class_names[t]})", color="green" if p == t else "red", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, class_names: Sequence[str],
+                  settings: TransformSettings | None = None, *, k: int = 5,
+                  device: torch.device | str | None = None,
+                  transform: Callable | None = None) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes of one image file, as ``(name, probability)`` pairs.
+
+    The image is preprocessed exactly like validation data: ``eval_transform(settings)``
+    (resize, centre crop, normalise), unless you pass ``transform``. ``settings`` defaults to
+    the notes' (224 px, ImageNet normalisation); pass the ones the model was trained with.
+    """
+    from course_utils.env import get_device
+
+    settings = settings or TransformSettings()
+    if not isinstance(image, Image.Image):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"No image file at {path}.")
+        image = Image.open(path)
+    tensor = (transform or eval_transform(settings))(image.convert("RGB")).unsqueeze(0)
+    device = torch.device(device) if device is not None else get_device()
+    model.eval().to(device)
+    with torch.inference_mode():
+        probabilities = torch.softmax(torch.log_softmax(model(tensor.to(device)).float(), 1), 1)[0].cpu()
+    best = probabilities.topk(min(k, len(class_names)))
+    return [(class_names[i], float(p)) for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)]

@@ -1,0 +1,371 @@
+"""Flower photographs for the capstone: three sources behind one function.
+
+:func:`find_flowers` answers "where are the flowers?" and always returns a folder in the
+layout of the lecture notes::
+
+    root/train/<class id>/*.jpg
+    root/valid/<class id>/*.jpg
+    root/test/<class id>/*.jpg        (optional)
+    root/cat_to_name.json             {"1": "pink primrose", ...}
+
+It looks, in this order, for
+
+1. a folder you name (the ``path`` argument or the ``COURSE_FLOWERS_DIR`` environment
+   variable): this is how the widely shared 80/10/10 re-split of Flowers-102 arrives;
+2. the official Flowers-102, downloaded through torchvision (when ``download=True`` and
+   the network is there) and converted once into the layout above;
+3. the course's synthetic flowers (:mod:`course_utils.synthetic_flowers`), drawn locally
+   in seconds: the offline default.
+
+Folder names are class ids written as text, and ``ImageFolder`` sorts them as text
+(``'1', '10', '100', '101', '102', '11', ...``): class index 1 is *not* class id ``'2'``.
+:class:`FlowerFolder` keeps indices, ids and names together so that no one has to
+remember this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from torchvision.datasets import ImageFolder
+
+from course_utils.env import data_dir, is_online
+from course_utils.folders import atomic_directory, remove_partial_folders
+
+FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
+"""Set to a folder in the notes' layout to train on your own copy of the flowers."""
+
+SPLITS = ("train", "valid", "test")
+NAMES_FILE = "cat_to_name.json"
+OFFICIAL_DIR_NAME = "flowers102"
+OFFICIAL_SPLITS = {"train": "trnid", "valid": "valid", "test": "tstid"}  # setid.mat's keys
+OFFICIAL_SIZE_MB = 330
+
+
+def flowers102_names() -> dict[str, str]:
+    """The 102 real class names of Flowers-102, by class id ``"1"`` … ``"102"``.
+
+    They ship with this package (the ``cat_to_name.json`` that accompanies the data set),
+    so they are there offline too.
+    """
+    return json.loads((Path(__file__).with_name("flowers102_names.json")).read_text())
+
+
+@dataclass(frozen=True)
+class FlowerSource:
+    """Where the flowers came from: a root folder in the notes' layout and what it holds."""
+
+    root: Path
+    kind: str  # "folder", "flowers102" (official download) or "synthetic"
+    description: str
+    splits: dict[str, int] = field(default_factory=dict)  # images per split
+    num_classes: int = 0
+
+    @property
+    def is_synthetic(self) -> bool:
+        """True for the course's drawn flowers, whose numbers are not Flowers-102 numbers."""
+        return self.kind == "synthetic"
+
+    def banner(self) -> str:
+        """A short HTML banner for a notebook: which data this run uses, and what that means."""
+        counts = ", ".join(f"{split} {n:,}" for split, n in self.splits.items())
+        if self.is_synthetic:
+            colour, note = (
+                "#fff3cd",
+                "These are <b>synthetic</b> flowers drawn by the course. Accuracies on them "
+                "show that the code works; they are <b>not Flowers-102 numbers</b>. Set "
+                f"<code>{FLOWERS_ENV_VAR}</code> to a folder of real photographs, or call "
+                "<code>find_flowers(download=True)</code> once online, for real results.",
+            )
+        else:
+            colour, note = "#d1e7dd", "These are real photographs."
+        return (
+            f'<div style="background:{colour};color:#000;padding:8px 12px;border-radius:4px">'
+            f"<b>Data source: {escape(self.description)}</b><br>"
+            f"{self.num_classes} classes; images: {counts}.<br>{note}</div>"
+        )
+
+
+def find_flowers(
+    path: str | os.PathLike | None = None,
+    *,
+    download: bool = False,
+    synthetic_size: int = 160,
+    synthetic_per_class: tuple[int, int, int] = (30, 10, 10),
+    progress: bool = True,
+) -> FlowerSource:
+    """Find (or make) a flower data set and say which one it is.
+
+    ``path`` (or the ``COURSE_FLOWERS_DIR`` environment variable) names a folder in the
+    notes' layout. Otherwise a copy of the official Flowers-102 downloaded earlier is used;
+    with ``download=True`` it is downloaded now if the network is there (if that fails, the
+    reason is printed and the synthetic set is used). Otherwise the
+    synthetic flowers are drawn (once, then cached): images of ``synthetic_size`` px,
+    ``synthetic_per_class`` images per class in train, valid and test.
+    """
+    given = path if path is not None else os.environ.get(FLOWERS_ENV_VAR) or None
+    if given is not None:
+        root = Path(given).expanduser()
+        check_layout(root)
+        origin = "given path" if path is not None else f"${FLOWERS_ENV_VAR}"
+        return _describe(root, "folder", f"your folder {root} ({origin})")
+
+    official = data_dir() / OFFICIAL_DIR_NAME
+    if not official.is_dir() and download:
+        try:
+            download_flowers102(official.parent, progress=progress)
+        except RuntimeError as error:  # no network, a broken connection, a bad checksum
+            print(f"{error}\nUsing the synthetic flowers instead.")
+    if official.is_dir():
+        return _describe(official, "flowers102", "Flowers-102 (official split, downloaded by torchvision)")
+
+    from course_utils.synthetic_flowers import make_synthetic_flowers
+
+    root = make_synthetic_flowers(image_size=synthetic_size, per_class=synthetic_per_class, progress=progress)
+    return _describe(root, "synthetic", "synthetic flowers drawn by the course (offline default)")
+
+
+def _describe(root: Path, kind: str, description: str) -> FlowerSource:
+    splits = {
+        split: sum(1 for f in (root / split).rglob("*") if f.suffix.lower() in _EXTENSIONS)
+        for split in SPLITS
+        if (root / split).is_dir()
+    }
+    names = load_class_names(root)
+    return FlowerSource(root=root, kind=kind, description=description, splits=splits, num_classes=len(names))
+
+
+_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def check_layout(root: Path) -> None:
+    """Raise a clear error unless ``root`` has ``train/``, ``valid/`` and a matching name file."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"No folder at {root}. Point {FLOWERS_ENV_VAR} (or the path argument) at a folder "
+            "that holds train/, valid/ and cat_to_name.json, or unset it to use the default."
+        )
+    for split in ("train", "valid"):
+        if not (root / split).is_dir():
+            raise FileNotFoundError(
+                f"{root} has no {split}/ folder. Expected the layout train/<class id>/*.jpg, "
+                f"valid/<class id>/*.jpg and {NAMES_FILE}."
+            )
+    names = load_class_names(root)
+    folders = {p.name for p in (root / "train").iterdir() if p.is_dir()}
+    unnamed = sorted(folders - set(names), key=_id_order)
+    if unnamed:
+        raise ValueError(
+            f"{root / NAMES_FILE} has no name for the class folder(s) {unnamed[:5]} of train/. "
+            "Add them to the file (class id -> name)."
+        )
+
+
+def load_class_names(root: Path) -> dict[str, str]:
+    """The ``cat_to_name.json`` of a data set folder: class id (folder name) -> class name."""
+    file = Path(root) / NAMES_FILE
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{file} is missing. Every flower folder needs a {NAMES_FILE} that maps each class "
+            'folder name to a class name, e.g. {"1": "pink primrose"}.'
+        )
+    names = json.loads(file.read_text())
+    if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+        raise ValueError(f"{file} must hold one JSON object mapping class ids to names.")
+    return {str(k): v for k, v in names.items()}
+
+
+def _id_order(class_id: str) -> tuple[int, int | str]:
+    return (0, int(class_id)) if class_id.isdigit() else (1, class_id)
+
+
+class FlowerFolder(ImageFolder):
+    """``ImageFolder`` for one split, with class names and a class list shared by all splits.
+
+    ``ImageFolder`` numbers the class folders it finds in text order. If one split lacks
+    a class (a small validation set often does), its numbering would silently differ
+    from the training set's. Pass ``classes=train_set.classes`` to every other split and
+    the numbering stays the training set's. ``class_names[i]`` is the name of class index
+    ``i``. ``max_per_class`` keeps only the first images of each class (quick runs).
+    """
+
+    def __init__(
+        self,
+        split_dir: str | os.PathLike,
+        transform=None,
+        *,
+        classes: list[str] | None = None,
+        names: dict[str, str] | None = None,
+        max_per_class: int | None = None,
+    ) -> None:
+        split_dir = Path(split_dir)
+        self._fixed_classes = list(classes) if classes is not None else None
+        super().__init__(str(split_dir), transform=transform, allow_empty=classes is not None)
+        names = names if names is not None else load_class_names(split_dir.parent)
+        missing = [c for c in self.classes if c not in names]
+        if missing:
+            raise ValueError(f"No class name for folder(s) {missing[:5]} in {split_dir.parent / NAMES_FILE}.")
+        self.class_names: list[str] = [names[c] for c in self.classes]
+        if max_per_class is not None:
+            kept, seen = [], {}
+            for path, target in self.samples:
+                if seen.get(target, 0) < max_per_class:
+                    kept.append((path, target))
+                    seen[target] = seen.get(target, 0) + 1
+            self.samples = self.imgs = kept
+            self.targets = [t for _, t in kept]
+
+    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
+        """The class list: the one given (from the training split), else the folders here."""
+        if self._fixed_classes is None:
+            return super().find_classes(directory)
+        present = {e.name for e in os.scandir(directory) if e.is_dir()}
+        unknown = sorted(present - set(self._fixed_classes))
+        if unknown:
+            raise ValueError(
+                f"{directory} has class folder(s) {unknown[:5]} that the training split does not have."
+            )
+        return self._fixed_classes, {c: i for i, c in enumerate(self._fixed_classes)}
+
+
+def flower_datasets(
+    root: str | os.PathLike | FlowerSource,
+    train_transform=None,
+    eval_transform=None,
+    *,
+    max_per_class: int | dict[str, int] | None = None,
+) -> dict[str, FlowerFolder]:
+    """One :class:`FlowerFolder` per split present (train, valid, test), numbered alike.
+
+    The training split gets ``train_transform``; valid and test get ``eval_transform``.
+    ``max_per_class`` (one number, or one per split) keeps runs small.
+    """
+    root = root.root if isinstance(root, FlowerSource) else Path(root)
+    check_layout(root)
+    names = load_class_names(root)
+    limits = max_per_class if isinstance(max_per_class, dict) else dict.fromkeys(SPLITS, max_per_class)
+    train = FlowerFolder(root / "train", train_transform, names=names, max_per_class=limits.get("train"))
+    sets = {"train": train}
+    for split in ("valid", "test"):
+        if (root / split).is_dir():
+            sets[split] = FlowerFolder(
+                root / split, eval_transform, classes=train.classes, names=names, max_per_class=limits.get(split)
+            )
+    return sets
+
+
+def default_num_workers() -> int:
+    """DataLoader worker processes for this machine: one core is left for training, at most 4."""
+    from course_utils.env import fast_mode
+
+    if fast_mode():
+        return 0  # starting worker processes costs more than it saves in a short run
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+def flower_loaders(
+    datasets: dict[str, FlowerFolder],
+    *,
+    batch_size: int = 32,
+    num_workers: int | None = None,
+    seed: int = 0,
+    pin_memory: bool | None = None,
+):
+    """DataLoaders for the splits: the training one shuffles (reproducibly, from ``seed``).
+
+    Worker processes are started afresh every epoch (no ``persistent_workers``): each
+    epoch's workers then take their random seeds from the loader's generator, which
+    :func:`course_utils.training.fit` reseeds at the start of every epoch, so the random
+    augmentation of epoch k is the same whether or not the run was resumed before it.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    workers = default_num_workers() if num_workers is None else num_workers
+    pin = torch.cuda.is_available() if pin_memory is None else pin_memory
+    loaders = {}
+    for split, dataset in datasets.items():
+        generator = torch.Generator().manual_seed(seed)
+        loaders[split] = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=split == "train",
+            num_workers=workers,
+            pin_memory=pin,
+            generator=generator,
+        )
+    return loaders
+
+
+# --- the official Flowers-102 through torchvision -------------------------------------------
+
+
+def download_flowers102(parent: Path | None = None, *, progress: bool = True) -> Path:
+    """Download the official Flowers-102 (about 330 MB) and convert it to the notes' layout.
+
+    torchvision downloads the archive and the two label files with a progress bar and
+    checks their MD5 checksums. The images are then sorted into ``train/``, ``valid/``
+    and ``test/`` by the official split (1,020 / 1,020 / 6,149 images), in class folders
+    ``"1"`` … ``"102"`` (the ids of the original labels), next to a ``cat_to_name.json``
+    with the real names. Everything happens in a temporary folder that is renamed to
+    ``parent/flowers102`` only at the end: a failed or interrupted download leaves no
+    folder that could be mistaken for the data set. Returns the final folder.
+    """
+    final = Path(parent if parent is not None else data_dir()) / OFFICIAL_DIR_NAME
+    if final.is_dir():
+        return final
+    remove_partial_folders(final)
+    if not is_online():
+        raise RuntimeError(
+            "Flowers-102 cannot be downloaded: the network is not reachable (or COURSE_OFFLINE=1). "
+            f"Offline, find_flowers() uses the synthetic flowers, or point {FLOWERS_ENV_VAR} at a "
+            "copy of Flowers-102 in the notes' layout."
+        )
+    print(f"Downloading Flowers-102 (about {OFFICIAL_SIZE_MB} MB) into a temporary folder next to {final} ...")
+    with atomic_directory(final) as tmp:
+        raw = tmp / "_download"
+        try:
+            _torchvision_download(raw)
+        except OSError as error:  # a lost connection, a refused socket, a full disk
+            raise RuntimeError(
+                f"Downloading Flowers-102 failed ({error}); nothing was kept. Run "
+                "find_flowers(download=True) again when the connection works, or point "
+                f"{FLOWERS_ENV_VAR} at a copy you already have."
+            ) from error
+        _convert_official(raw / "flowers-102", tmp, progress=progress)
+        shutil.rmtree(raw)
+    return final
+
+
+def _torchvision_download(root: Path) -> None:
+    """torchvision's Flowers102 downloads the three files, checks their MD5s and unpacks."""
+    from torchvision.datasets import Flowers102
+
+    Flowers102(root, split="train", download=True)
+
+
+def _convert_official(raw: Path, out: Path, *, progress: bool = True) -> None:
+    """Sort the official images into out/<split>/<class id>/ and write cat_to_name.json."""
+    import numpy as np
+    from scipy.io import loadmat  # torchvision's Flowers102 needs SciPy for the same files
+    from tqdm.auto import tqdm
+
+    labels = np.ravel(loadmat(raw / "imagelabels.mat")["labels"]).tolist()  # 1..102, by image id
+    split_ids = loadmat(raw / "setid.mat")
+    moves = [
+        (int(image_id), split)
+        for split, key in OFFICIAL_SPLITS.items()
+        for image_id in np.ravel(split_ids[key])
+    ]
+    for image_id, split in tqdm(moves, desc="sorting images into class folders", disable=not progress):
+        name = f"image_{image_id:05d}.jpg"
+        folder = out / split / str(int(labels[image_id - 1]))
+        folder.mkdir(parents=True, exist_ok=True)
+        os.replace(raw / "jpg" / name, folder / name)
+    (out / NAMES_FILE).write_text(json.dumps(flowers102_names(), indent=1) + "\n")

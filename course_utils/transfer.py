@@ -1,0 +1,209 @@
+"""The notes' two-stage transfer learning, as small steps and as one function.
+
+Stage 1 (feature extraction): the pretrained backbone is frozen (冻结), only the new head
+trains, with Adam and a step learning-rate decay (学习率衰减, ``StepLR``).
+
+Stage 2 (fine-tuning): the best stage-1 checkpoint is loaded (weights *and* optimizer),
+the backbone is unfrozen (its BatchNorm layers keep their pretrained statistics), and
+training continues with a lower learning rate, so that the pretrained weights are
+adjusted rather than destroyed.
+
+The notebook (06) walks through these steps one cell at a time; :func:`run_transfer`
+chains them for the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_utils.checkpoints import check_compatible, load_checkpoint
+from course_utils.flowers import FlowerFolder, FlowerSource, flower_datasets, flower_loaders
+from course_utils.models import build_model, head_parameters, preprocessing_for, unfreeze
+from course_utils.training import History, fit
+from course_utils.transforms import TransformSettings, eval_transform, train_transform
+
+
+def checkpoint_extra(model_name: str, train_set: FlowerFolder, settings: TransformSettings) -> dict[str, Any]:
+    """What a checkpoint needs beyond weights to be used later: model, classes, preprocessing."""
+    return {
+        "model_name": model_name,
+        "num_classes": len(train_set.classes),
+        "class_names": list(train_set.class_names),
+        "class_to_idx": dict(train_set.class_to_idx),
+        "transform": settings.to_dict(),
+    }
+
+
+def stage1_optimizer(model: nn.Module, *, lr: float = 1e-3, step_size: int = 7, gamma: float = 0.1):
+    """Adam on the trainable parameters (the head, when the backbone is frozen) and StepLR."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("No parameter of this model requires a gradient: nothing would train.")
+    optimizer = torch.optim.Adam(trainable, lr=lr)
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
+
+
+def stage2_optimizer(
+    model: nn.Module,
+    stage1_checkpoint: str | Path,
+    *,
+    lr: float = 1e-4,
+    step_size: int = 7,
+    gamma: float = 0.1,
+    model_name: str | None = None,
+    class_names: list[str] | None = None,
+):
+    """Load the best stage-1 weights and optimizer, unfreeze the backbone, lower the learning rate.
+
+    The stage-1 optimizer only knew the head's parameters, so it is rebuilt over the head,
+    its saved state (Adam's running averages) is loaded, and the unfrozen backbone joins
+    as a second parameter group. Both groups then use ``lr``. BatchNorm layers stay frozen
+    (see :func:`course_utils.models.unfreeze`). Returns (optimizer, StepLR).
+    """
+    state = load_checkpoint(stage1_checkpoint)
+    check_compatible(state, model_name=model_name, class_names=class_names)
+    model.load_state_dict(state["state_dict"])  # the best epoch's weights
+    head = list(head_parameters(model))
+    optimizer = torch.optim.Adam(head)
+    optimizer.load_state_dict(state["optimizer"])  # the head's Adam state from stage 1
+    backbone = unfreeze(model)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+        group.pop("initial_lr", None)  # let the new scheduler start from the new rate
+    optimizer.add_param_group({"params": backbone, "lr": lr})
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
+
+
+@dataclass
+class TransferConfig:
+    """The settings of one transfer-learning run."""
+
+    model_name: str = "efficientnet_lite0"
+    image_size: int = 160
+    resize_to: int | None = None  # see TransformSettings.resize
+    stage1_augment: bool = True  # False: stage 1 trains on un-augmented images (eval transform)
+    batch_size: int = 32
+    stage1_epochs: int = 6
+    stage2_epochs: int = 3
+    stage1_lr: float = 3e-3
+    stage2_lr: float = 1e-4
+    step_size: int = 4
+    gamma: float = 0.1
+    seed: int = 0
+    max_per_class: int | dict[str, int] | None = None
+    num_workers: int | None = None
+    device: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class TransferResult:
+    """What a run produced: both histories, test metrics (if there is a test split), times."""
+
+    stage1: History
+    stage2: History
+    model: nn.Module
+    class_names: list[str]
+    settings: TransformSettings
+    test_accuracy: float | None = None
+    test_top5: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
+                 config: TransferConfig | None = None) -> TransferResult:
+    """Stage 1, stage 2 and a test evaluation, with checkpoints in ``out_dir``."""
+    config = config or TransferConfig()
+    from course_utils.evaluation import predict
+
+    out_dir = Path(out_dir)
+    mean, std = preprocessing_for(config.model_name)
+    settings = TransformSettings(image_size=config.image_size, mean=mean, std=std, resize_to=config.resize_to)
+    sets = flower_datasets(source, train_transform(settings), eval_transform(settings),
+                           max_per_class=config.max_per_class)
+    loaders = flower_loaders(sets, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
+    stage1_train = loaders["train"]
+    if not config.stage1_augment:
+        plain = flower_datasets(source, eval_transform(settings), max_per_class=config.max_per_class)["train"]
+        stage1_train = flower_loaders({"train": plain}, batch_size=config.batch_size,
+                                      num_workers=config.num_workers, seed=config.seed)["train"]
+    train_set = sets["train"]
+    extra = checkpoint_extra(config.model_name, train_set, settings)
+    nll = nn.NLLLoss()
+    seconds = {}
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.model_name, len(train_set.classes), feature_extract=True)
+    optimizer, scheduler = stage1_optimizer(model, lr=config.stage1_lr, step_size=config.step_size,
+                                            gamma=config.gamma)
+    started = time.perf_counter()
+    stage1 = fit(model, stage1_train, loaders["valid"], epochs=config.stage1_epochs, optimizer=optimizer,
+                 scheduler=scheduler, criterion=nll, device=config.device, checkpoint=out_dir / "stage1.pt",
+                 checkpoint_extra=extra, seed=config.seed, progress=config.progress)
+    seconds["stage1"] = time.perf_counter() - started
+
+    optimizer, scheduler = stage2_optimizer(model, out_dir / "stage1.pt", lr=config.stage2_lr,
+                                            step_size=config.step_size, gamma=config.gamma,
+                                            model_name=config.model_name, class_names=train_set.class_names)
+    started = time.perf_counter()
+    stage2 = fit(model, loaders["train"], loaders["valid"], epochs=config.stage2_epochs, optimizer=optimizer,
+                 scheduler=scheduler, criterion=nll, device=config.device, checkpoint=out_dir / "stage2.pt",
+                 checkpoint_extra=extra, seed=config.seed, progress=config.progress)
+    seconds["stage2"] = time.perf_counter() - started
+
+    result = TransferResult(stage1, stage2, model, list(train_set.class_names), settings, seconds=seconds)
+    if "test" in loaders and len(sets["test"]):
+        started = time.perf_counter()
+        predictions = predict(model, loaders["test"], device=config.device)
+        result.test_accuracy, result.test_top5 = predictions.accuracy(), predictions.topk_accuracy(5)
+        seconds["test"] = time.perf_counter() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> TransferResult:
+    """``python -m course_utils.transfer [FOLDER]``: one full run, printed (the README's figures)."""
+    import argparse
+    import platform
+
+    from course_utils.env import data_dir
+    from course_utils.flowers import find_flowers
+
+    defaults = TransferConfig()
+    parser = argparse.ArgumentParser(prog="python -m course_utils.transfer", description=main.__doc__)
+    parser.add_argument("folder", nargs="?", help="flowers in the notes' layout (default: find_flowers())")
+    parser.add_argument("--model", default=defaults.model_name)
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--resize-to", type=int, default=None, help="shorter side before the crop")
+    parser.add_argument("--no-stage1-augment", action="store_true", help="stage 1 on un-augmented images")
+    parser.add_argument("--stage1-epochs", type=int, default=defaults.stage1_epochs)
+    parser.add_argument("--stage2-epochs", type=int, default=defaults.stage2_epochs)
+    parser.add_argument("--stage1-lr", type=float, default=defaults.stage1_lr)
+    parser.add_argument("--stage2-lr", type=float, default=defaults.stage2_lr)
+    parser.add_argument("--step-size", type=int, default=defaults.step_size)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--out", default=str(data_dir() / "runs" / "transfer"))
+    args = parser.parse_args(argv)
+    source = find_flowers(args.folder)
+    config = TransferConfig(model_name=args.model, image_size=args.image_size, resize_to=args.resize_to,
+                            stage1_augment=not args.no_stage1_augment, batch_size=args.batch_size,
+                            stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
+                            stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, step_size=args.step_size)
+    print(f"{source.description}: {source.splits}; {config}")
+    result = run_transfer(source, args.out, config)
+    print(f"machine: {platform.platform()}, {torch.get_num_threads()} threads, device "
+          f"{result.stage1.device}")
+    print(f"stage 1: {result.stage1.summary()} ({result.seconds['stage1']:.0f}s)")
+    print(f"stage 2: {result.stage2.summary()} ({result.seconds['stage2']:.0f}s)")
+    if result.test_accuracy is not None:
+        print(f"test: accuracy {result.test_accuracy:.3f}, top-5 {result.test_top5:.3f}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""A smoke run of ``python -m benchmarks``: tiny images, both stages, both sides, every number reported.
+
+The real measurements (minutes) are made by ``make bench`` and recorded in benchmarks/RESULTS.md;
+this only shows that the command works end to end and reports what it promises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_benchmark_command_runs_both_sides_of_both_stages(tmp_path):
+    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path / "data"), "COURSE_FAST": "1", "COURSE_OFFLINE": "1",
+           "COURSE_DEVICE": "cpu"}
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--data", "synthetic", "--no-progress", "--threads", "1",
+         "--views", "2", "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    (data,) = report["datasets"]
+    sides = {(r["stage"], r["side"]): r for r in data["results"]}
+    assert set(sides) == {("stage 1", "notes loop"), ("stage 1", "course"), ("stage 1", "course, features cached"),
+                          ("stage 1", "course, 2 augmented views"), ("stage 2", "notes loop"),
+                          ("stage 2", "course")}
+    for r in sides.values():
+        assert r["seconds"] > 0 and r["images_per_second"] > 0 and 0 <= r["val_acc"] <= 1
+        assert 0 <= r["waiting_fraction"] <= 1 and r["peak_host"] > 0
+    assert "full model on validation images" in sides[("stage 1", "course")]["detail"]
+    assert sides[("stage 1", "course, features cached")]["detail"] == "features loaded from the cache"
+    assert data["image_timing"]["decode_ms"] > 0 and data["ceiling"][0]["images_per_second"] > 0
+    assert any("stage 1:" in v and "less wall time" in v for v in data["verdicts"])
+    assert any("stage 2:" in v and "images/s" in v for v in data["verdicts"])
+    table = (tmp_path / "r.md").read_text()
+    assert "| stage 2 | course |" in table and report["machine"]["cpu"] in table
+
+
+def test_a_missing_data_set_is_skipped_with_a_message(capsys):
+    from benchmarks.__main__ import main
+
+    assert main(["--data", "/no/such/folder", "--no-progress"]) == 1
+    assert "[skip] /no/such/folder" in capsys.readouterr().out
+
+
+def test_the_reference_loop_keeps_the_notes_transforms():
+    """The baseline must transform images exactly as the course does, or the comparison means nothing."""
+    from benchmarks.__main__ import _check_same_transforms
+    from benchmarks.sides import Config
+
+    for size in (64, 224):
+        _check_same_transforms(Config(image_size=size))
+
+
+def test_the_command_explains_itself(capsys):
+    from benchmarks.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "--image-size" in text and "--quick" in text and "--compile" in text

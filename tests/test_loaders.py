@@ -1,0 +1,112 @@
+"""Loader settings sized to the machine, timing of the data pipeline, and the pre-resized image cache."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import transforms as T
+
+from course_utils import loaders
+from course_utils.flowers import flower_datasets
+from course_utils.loaders import TimedLoader, loader_settings, time_image_pipeline
+from course_utils.resized_cache import resized_copy, resized_copy_dir
+from course_utils.transforms import TransformSettings, eval_transform, train_transform
+
+
+def write_flowers(root, sizes):
+    """A tiny folder in the notes' layout with one image per size given, in two classes."""
+    for split in ("train", "valid"):
+        for i, (w, h) in enumerate(sizes):
+            folder = root / split / str(1 + i % 2)
+            folder.mkdir(parents=True, exist_ok=True)
+            colour = (40 * i % 255, 200, 90)
+            Image.new("RGB", (w, h), colour).save(folder / f"image_{i:03d}.jpg", quality=95)
+    (root / "cat_to_name.json").write_text('{"1": "one", "2": "two"}')
+    return root
+
+
+def test_loader_settings_follow_the_device_and_the_cores(monkeypatch):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.setattr(loaders, "cpu_count", lambda: 2)
+    cpu = loader_settings("cpu")
+    assert (cpu.num_workers, cpu.pin_memory, cpu.persistent_workers) == (1, False, True)
+    monkeypatch.setattr(loaders, "cpu_count", lambda: 16)
+    assert loader_settings("cpu").num_workers == 4
+    monkeypatch.setattr(loaders, "cpu_count", lambda: 1)
+    assert loader_settings("cpu").as_kwargs() == {"num_workers": 0, "pin_memory": False}
+    monkeypatch.setenv("COURSE_FAST", "1")
+    assert loader_settings("cpu").num_workers == 0
+    assert loader_settings("cpu", num_workers=3).num_workers == 3
+    with pytest.raises(ValueError, match="0 or more"):
+        loader_settings("cpu", num_workers=-1)
+
+
+def test_the_timed_loader_yields_the_same_batches_and_counts_waiting():
+    data = TensorDataset(torch.arange(10.0), torch.arange(10))
+    plain = DataLoader(data, batch_size=4)
+    timed = TimedLoader(plain)
+    assert len(timed) == 3 and timed.dataset is data  # attributes pass through
+    for _ in range(2):
+        batches = list(timed)
+        assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, plain, strict=True))
+    assert len(timed.passes) == 2 and timed.images == 20
+    assert 0 < timed.waiting <= timed.seconds
+
+
+def test_the_image_pipeline_is_timed_step_by_step(tmp_path):
+    root = write_flowers(tmp_path / "f", [(120, 90), (90, 120)])
+    sets = flower_datasets(root, train_transform(TransformSettings(image_size=32)), None)
+    timing = time_image_pipeline(sets["train"])
+    assert timing.images == 2 and timing.source_shorter_side == 90
+    assert timing.decode_ms > 0 and 0 < timing.resize_ms <= timing.transform_ms
+    assert "decode" in timing.summary()
+
+
+def test_the_resized_copy_matches_resize_never_enlarges_and_is_reused(tmp_path):
+    root = write_flowers(tmp_path / "f", [(300, 200), (200, 301), (60, 50)])
+    copy = resized_copy(root, 100, cache_dir=tmp_path / "cache", progress=False)
+    assert copy == resized_copy_dir(root, 100, cache_dir=tmp_path / "cache")
+    assert (copy / "cat_to_name.json").read_text() == (root / "cat_to_name.json").read_text()
+    for original in sorted((root / "train").rglob("*.jpg")):
+        made = copy / original.relative_to(root)
+        with Image.open(original) as a, Image.open(made) as b:
+            expected = T.Resize(100)(a).size if min(a.size) > 100 else a.size
+            assert b.size == expected
+    small = next(p for p in (root / "train").rglob("*.jpg") if Image.open(p).size == (60, 50))
+    assert (copy / small.relative_to(root)).read_bytes() == small.read_bytes()  # copied, not re-encoded
+
+    # the evaluation transform gives (nearly) the same tensor from the copy
+    settings = TransformSettings(image_size=87)  # resize 100
+    a = flower_datasets(root, None, eval_transform(settings))["valid"][0][0]
+    b = flower_datasets(copy, None, eval_transform(settings))["valid"][0][0]
+    assert a.shape == b.shape and (a - b).abs().mean() < 0.05
+
+    stamp = os.stat(copy).st_mtime_ns
+    assert resized_copy(root, 100, cache_dir=tmp_path / "cache", progress=False) == copy
+    assert os.stat(copy).st_mtime_ns == stamp  # reused, not rebuilt
+    assert resized_copy(root, 80, cache_dir=tmp_path / "cache", progress=False) != copy  # another size
+
+
+def test_an_interrupted_copy_leaves_nothing_behind(tmp_path, monkeypatch):
+    root = write_flowers(tmp_path / "f", [(300, 200), (200, 300)])
+
+    def broken_save(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        resized_copy(root, 100, cache_dir=tmp_path / "cache", progress=False)
+    assert not any((tmp_path / "cache").iterdir())
+
+
+def test_bad_arguments_are_explained(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No folder"):
+        resized_copy(tmp_path / "missing", 100)
+    with pytest.raises(ValueError, match="shorter_side"):
+        resized_copy(tmp_path, 4)
+    with pytest.raises(ValueError, match="samples"):
+        time_image_pipeline([])

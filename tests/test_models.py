@@ -1,0 +1,165 @@
+"""Models by name, the notes' head, freezing, and the offline EfficientNet-Lite0."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_utils import efficientnet_lite
+from course_utils.efficientnet_lite import SamePadConv2d, efficientnet_lite0
+from course_utils.images import SAMPLE_PHOTO
+from course_utils.models import (
+    OFFLINE_MODEL,
+    build_model,
+    head_name,
+    head_parameters,
+    preprocessing_for,
+    trainable_parameters,
+    unfreeze,
+)
+from course_utils.training import fit
+from course_utils.transforms import TransformSettings, eval_transform
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- the offline backbone -----------------------------------------------------------------
+
+
+def test_the_offline_weights_load_strictly_into_our_definition():
+    model = efficientnet_lite0(pretrained=True)  # load_state_dict(strict=True) inside
+    assert sum(p.numel() for p in model.parameters()) == 4_652_008
+    state = torch.load(efficientnet_lite.pretrained_weights_path(), weights_only=True)
+    assert len(state) == len(model.state_dict()) == 296
+
+
+def test_the_offline_backbone_recognises_a_real_photograph():
+    """Grace Hopper in uniform: the ImageNet classes near the top must be about clothing."""
+    from matplotlib import cbook
+    from PIL import Image
+    from torchvision.models import ResNet18_Weights
+
+    categories = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
+    model = efficientnet_lite0().eval()
+    mean, std = preprocessing_for(OFFLINE_MODEL)
+    image = Image.open(cbook.get_sample_data(SAMPLE_PHOTO, asfileobj=False)).convert("RGB")
+    with torch.no_grad():
+        top5 = model(eval_transform(TransformSettings(224, mean, std))(image)[None])[0].topk(5).indices
+    names = {categories[i] for i in top5}
+    assert "military uniform" in names
+    assert names & {"academic gown", "mortarboard", "suit", "Windsor tie", "bow tie"}
+
+
+@pytest.mark.parametrize("size", [7, 8, 160, 161])
+def test_same_padding_pads_like_tensorflow(size):
+    conv = SamePadConv2d(1, 1, 3, stride=2)
+    nn.init.ones_(conv.weight)
+    x = torch.ones(1, 1, size, size)
+    y = conv(x)
+    assert y.shape[-1] == -(-size // 2)  # ceil(size / stride)
+    # On an even input TensorFlow puts its single zero row/column at the bottom/right, so the first
+    # window lies inside the image (sum 9); PyTorch's padding=1 puts zeros on top/left too (sum 4).
+    symmetric = F.conv2d(x, conv.weight, stride=2, padding=1)
+    if size % 2 == 0:
+        assert y[0, 0, 0, 0] == 9 and symmetric[0, 0, 0, 0] == 4
+    else:
+        assert torch.equal(y, symmetric)
+
+
+# --- models by name, the head, freezing ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name, head", [("resnet18", "fc.0"), (OFFLINE_MODEL, "fc.0"),
+                                        ("mobilenet_v3_small", "classifier.3.0"),
+                                        ("squeezenet1_1", "classifier.1")])
+def test_build_model_puts_a_new_log_softmax_head_and_freezes_the_rest(name, head):
+    model = build_model(name, 7, pretrained=name == OFFLINE_MODEL, feature_extract=True).eval()
+    assert head_name(model) == head
+    trainable = [n for n, _ in trainable_parameters(model)]
+    assert trainable == [f"{head}.weight", f"{head}.bias"]
+    assert [p.requires_grad for p in head_parameters(model)] == [True, True]
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 7)
+    assert torch.allclose(out.exp().sum(dim=1), torch.ones(2), atol=1e-5)  # log-probabilities
+
+
+def test_without_feature_extract_everything_trains_and_heads_can_be_plain():
+    model = build_model("resnet18", 3, pretrained=False, feature_extract=False, log_softmax=False)
+    assert all(p.requires_grad for p in model.parameters())
+    assert isinstance(model.fc, nn.Linear) and model.fc.out_features == 3
+
+
+def test_unknown_names_and_missing_offline_weights_are_explained(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="efficientnet_lite0"):
+        build_model("resnet-18", 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        build_model(OFFLINE_MODEL, 1)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(RuntimeError, match="not in the cache.*efficientnet_lite0"):
+        build_model("resnet18", 3, pretrained=True)
+
+
+def test_log_softmax_with_nll_loss_is_cross_entropy_on_logits():
+    torch.manual_seed(0)
+    logits, targets = torch.randn(16, 102), torch.randint(0, 102, (16,))
+    nll = nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), targets)
+    assert torch.allclose(nll, nn.CrossEntropyLoss()(logits, targets))
+
+
+def test_unfreeze_keeps_batchnorm_frozen_unless_asked():
+    model = build_model(OFFLINE_MODEL, 4, pretrained=False)
+    unfrozen = unfreeze(model)
+    bn = [p for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()]
+    assert unfrozen and not any(p.requires_grad for p in bn)
+    assert all(p.requires_grad for p in model.conv_stem.parameters())
+    assert unfreeze(model, batchnorm=True) and all(p.requires_grad for p in bn)
+
+
+# --- a frozen backbone stays frozen -------------------------------------------------------
+
+
+def _tiny_loader(n: int = 16, size: int = 64) -> DataLoader:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(n, 3, size, size, generator=g) * 1.5 + 0.3  # statistics unlike ImageNet's
+    return DataLoader(TensorDataset(images, torch.arange(n) % 4), batch_size=8)
+
+
+def _backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
+
+
+def test_a_stage1_epoch_leaves_every_backbone_tensor_unchanged():
+    model = build_model(OFFLINE_MODEL, 4, feature_extract=True)
+    before = _backbone_state(model)
+    optimizer = torch.optim.Adam([p for _, p in trainable_parameters(model)], lr=1e-2)
+    fit(model, _tiny_loader(), _tiny_loader(8), epochs=1, optimizer=optimizer, criterion=nn.NLLLoss(),
+        device="cpu", progress=False)
+    after = _backbone_state(model)
+    assert before.keys() == after.keys() and any(k.endswith("running_var") for k in before)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed == []
+    assert not torch.equal(model.fc[0].weight, build_model(OFFLINE_MODEL, 4).fc[0].weight)  # the head learned
+
+
+def test_the_notes_plain_model_train_lets_frozen_batchnorm_statistics_drift():
+    model = build_model(OFFLINE_MODEL, 4, feature_extract=True)
+    before = _backbone_state(model)
+    model.train()  # the notes' loop: every BatchNorm layer now updates its running statistics
+    with torch.no_grad():
+        for images, _ in _tiny_loader():
+            model(images)
+    after = _backbone_state(model)
+    drifted = [k for k in before if not torch.equal(before[k], after[k])]
+    assert drifted and all(k.rsplit(".", 1)[1] in {"running_mean", "running_var", "num_batches_tracked"}
+                           for k in drifted)
