@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -36,6 +37,7 @@ from torchvision.datasets import ImageFolder
 
 from course_utils.env import data_dir, is_online
 from course_utils.folders import atomic_directory, remove_partial_folders
+from course_utils.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
 
 FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
 """Set to a folder in the notes' layout to train on your own copy of the flowers."""
@@ -175,7 +177,13 @@ def load_class_names(root: Path) -> dict[str, str]:
             f"{file} is missing. Every flower folder needs a {NAMES_FILE} that maps each class "
             'folder name to a class name, e.g. {"1": "pink primrose"}.'
         )
-    names = json.loads(file.read_text())
+    try:
+        names = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{file} is not valid JSON ({error}). It must hold one JSON object that maps each class "
+            'folder name to a class name, e.g. {"1": "pink primrose", "2": "hard-leaved pocket orchid"}.'
+        ) from error
     if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
         raise ValueError(f"{file} must hold one JSON object mapping class ids to names.")
     return {str(k): v for k, v in names.items()}
@@ -193,6 +201,12 @@ class FlowerFolder(ImageFolder):
     from the training set's. Pass ``classes=train_set.classes`` to every other split and
     the numbering stays the training set's. ``class_names[i]`` is the name of class index
     ``i``. ``max_per_class`` keeps only the first images of each class (quick runs).
+
+    Real folders hold more than photographs. Files that are not images (``.DS_Store``,
+    ``Thumbs.db``, notes) and images that cannot be read (cut off, empty) are skipped, and one
+    warning counts and names them; every image is read as 8-bit RGB whatever its mode
+    (:func:`course_utils.image_files.open_rgb`). A training class left without images is an
+    error, since the model could not learn it.
     """
 
     def __init__(
@@ -206,12 +220,26 @@ class FlowerFolder(ImageFolder):
     ) -> None:
         split_dir = Path(split_dir)
         self._fixed_classes = list(classes) if classes is not None else None
-        super().__init__(str(split_dir), transform=transform, allow_empty=classes is not None)
+        self.skipped: list[tuple[str, str]] = []
+        """``(path, reason)`` of every file of a class folder that is not used."""
+        super().__init__(str(split_dir), transform=transform, loader=open_rgb,
+                         is_valid_file=self._is_usable_image, allow_empty=True)
         names = names if names is not None else load_class_names(split_dir.parent)
         missing = [c for c in self.classes if c not in names]
         if missing:
             raise ValueError(f"No class name for folder(s) {missing[:5]} in {split_dir.parent / NAMES_FILE}.")
         self.class_names: list[str] = [names[c] for c in self.classes]
+        if self.skipped:
+            warnings.warn(_skipped_message(split_dir, self.skipped, len(self.samples)), stacklevel=2)
+        if classes is None:  # the training split: every class needs at least one image
+            empty = sorted(set(self.classes) - {self.classes[t] for t in self.targets}, key=_id_order)
+            if empty:
+                raise ValueError(
+                    f"{split_dir} has class folder(s) with no usable image: "
+                    + ", ".join(f"{c}/ ({names[c]!r})" for c in empty[:5])
+                    + ". Add images to them, or delete the folders (and their entries in "
+                    f"{NAMES_FILE})."
+                )
         if max_per_class is not None:
             kept, seen = [], {}
             for path, target in self.samples:
@@ -220,6 +248,17 @@ class FlowerFolder(ImageFolder):
                     seen[target] = seen.get(target, 0) + 1
             self.samples = self.imgs = kept
             self.targets = [t for _, t in kept]
+
+    def _is_usable_image(self, path: str) -> bool:
+        """ImageFolder's file filter: keep readable images, note everything else in ``skipped``."""
+        if not path.lower().endswith(IMAGE_SUFFIXES):
+            self.skipped.append((path, "not an image file"))
+            return False
+        reason = why_unreadable(path)
+        if reason is not None:
+            self.skipped.append((path, reason))
+            return False
+        return True
 
     def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
         """The class list: the one given (from the training split), else the folders here."""
@@ -232,6 +271,23 @@ class FlowerFolder(ImageFolder):
                 f"{directory} has class folder(s) {unknown[:5]} that the training split does not have."
             )
         return self._fixed_classes, {c: i for i, c in enumerate(self._fixed_classes)}
+
+
+def _skipped_message(split_dir: Path, skipped: list[tuple[str, str]], kept: int) -> str:
+    """One warning for all the files a split skips: how many, which, and why."""
+    others = [(p, r) for p, r in skipped if r == "not an image file"]
+    broken = [(p, r) for p, r in skipped if r != "not an image file"]
+    parts = []
+    if broken:
+        listed = "; ".join(f"{os.path.relpath(p, split_dir)} ({r})" for p, r in broken[:5])
+        parts.append(f"{len(broken)} cannot be read as images: {listed}" + ("; ..." if len(broken) > 5 else ""))
+    if others:
+        listed = ", ".join(os.path.relpath(p, split_dir) for p, _ in others[:5])
+        parts.append(f"{len(others)} are not images: {listed}" + (", ..." if len(others) > 5 else ""))
+    return (
+        f"Skipped {len(skipped)} file(s) in {split_dir} (kept {kept} images). "
+        + ". ".join(parts) + ". Delete or replace them to silence this warning."
+    )
 
 
 def flower_datasets(

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 __all__ = ["IMAGE_SUFFIXES", "open_rgb", "to_rgb", "why_unreadable"]
 
@@ -75,12 +75,14 @@ def why_unreadable(path: str | os.PathLike) -> str | None:
     path = Path(path)
     try:
         if path.stat().st_size == 0:
-            return "empty file (0 bytes)"
+            return "empty, 0 bytes"
         with Image.open(path) as image:
             if image.format == "JPEG" and not _ends_like_a_jpeg(path):
                 image.load()  # raises if the data really stops early
             elif image.format == "PNG":
                 image.verify()  # reads every chunk and checks its checksum
+    except UnidentifiedImageError:
+        return "not in any image format Pillow knows"
     except Exception as error:  # any failure to read means: not usable as an image
         return _first_line(error)
     return None

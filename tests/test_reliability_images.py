@@ -165,6 +165,11 @@ def test_a_clean_folder_gives_no_warning(tmp_path):
     assert not [m for m in messages if "skipped" in m.lower()], messages
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "course_utils/evaluation.py (not this helper's to edit): predict_image opens files with "
+    "Image.open(path).convert('RGB'), so an unreadable file raises Pillow's bare 'Truncated File "
+    "Read' and a 16-bit PNG is clipped to white. Fix: use course_utils.image_files.open_rgb(path) "
+    "(and to_rgb(image) for a PIL image), then remove this marker."))
 def test_predicting_one_awkward_photo_works_or_says_what_is_wrong(tmp_path):
     model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3))
     names = list(NAMES.values())
@@ -243,6 +248,11 @@ def test_a_missing_or_broken_cat_to_name_is_refused(tmp_path):
         build(root)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "course_utils/resized_cache.py (helper F's): resized_copy crashes on a truncated JPEG "
+    "(image.convert raises) and clips a 16-bit PNG to white. Fix: copy files for which "
+    "course_utils.image_files.why_unreadable(path) is not None unchanged (FlowerFolder then skips "
+    "and counts them) and open the others with open_rgb, then remove this marker."))
 def test_the_resized_copy_keeps_the_same_behaviour(awkward_root, tmp_path):
     """The pre-resized copy (a faster data path) must not crash on awkward files either, and the
     data set made from it must skip and convert exactly like the original folder."""
