@@ -12,12 +12,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 from torch import nn
 
+from course_utils.image_files import open_rgb, to_rgb
 from course_utils.transforms import TransformSettings, denormalize, eval_transform
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -80,7 +85,7 @@ def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor
 
 def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n: int = 8,
                      settings: TransformSettings | None = None, columns: int = 4,
-                     device: torch.device | str | None = None, seed: int = 0):
+                     device: torch.device | str | None = None, seed: int = 0) -> Figure:
     """A grid of ``n`` images of ``dataset`` titled "predicted (true)": green if right, red if wrong.
 
     ``dataset`` yields normalised tensors (an evaluation transform); ``settings`` undoes the
@@ -126,8 +131,8 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, clas
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"No image file at {path}.")
-        image = Image.open(path)
-    tensor = (transform or eval_transform(settings))(image.convert("RGB")).unsqueeze(0)
+        image = open_rgb(path)  # says which file is broken; 16-bit and transparent images converted
+    tensor = (transform or eval_transform(settings))(to_rgb(image)).unsqueeze(0)
     device = torch.device(device) if device is not None else get_device()
     model.eval().to(device)
     with torch.inference_mode():

@@ -29,10 +29,12 @@ import json
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
 from course_utils.env import data_dir, is_online
@@ -212,7 +214,7 @@ class FlowerFolder(ImageFolder):
     def __init__(
         self,
         split_dir: str | os.PathLike,
-        transform=None,
+        transform: Callable | None = None,
         *,
         classes: list[str] | None = None,
         names: dict[str, str] | None = None,
@@ -292,8 +294,8 @@ def _skipped_message(split_dir: Path, skipped: list[tuple[str, str]], kept: int)
 
 def flower_datasets(
     root: str | os.PathLike | FlowerSource,
-    train_transform=None,
-    eval_transform=None,
+    train_transform: Callable | None = None,
+    eval_transform: Callable | None = None,
     *,
     max_per_class: int | dict[str, int] | None = None,
 ) -> dict[str, FlowerFolder]:
@@ -332,7 +334,7 @@ def flower_loaders(
     num_workers: int | None = None,
     seed: int = 0,
     pin_memory: bool | None = None,
-):
+) -> dict[str, DataLoader]:
     """DataLoaders for the splits: the training one shuffles (reproducibly, from ``seed``).
 
     Worker processes are started afresh every epoch (no ``persistent_workers``): each
@@ -341,7 +343,6 @@ def flower_loaders(
     augmentation of epoch k is the same whether or not the run was resumed before it.
     """
     import torch
-    from torch.utils.data import DataLoader
 
     workers = default_num_workers() if num_workers is None else num_workers
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory

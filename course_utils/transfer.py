@@ -40,7 +40,10 @@ def checkpoint_extra(model_name: str, train_set: FlowerFolder, settings: Transfo
     }
 
 
-def stage1_optimizer(model: nn.Module, *, lr: float = 1e-3, step_size: int = 7, gamma: float = 0.1):
+Optimizers = tuple[torch.optim.Adam, torch.optim.lr_scheduler.StepLR]
+
+
+def stage1_optimizer(model: nn.Module, *, lr: float = 1e-3, step_size: int = 7, gamma: float = 0.1) -> Optimizers:
     """Adam on the trainable parameters (the head, when the backbone is frozen) and StepLR."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -58,7 +61,7 @@ def stage2_optimizer(
     gamma: float = 0.1,
     model_name: str | None = None,
     class_names: list[str] | None = None,
-):
+) -> Optimizers:
     """Load the best stage-1 weights and optimizer, unfreeze the backbone, lower the learning rate.
 
     The stage-1 optimizer only knew the head's parameters, so it is rebuilt over the head,

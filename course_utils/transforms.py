@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torchvision import transforms as T
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -128,7 +132,8 @@ def denormalize(
 
 
 def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
-               settings: TransformSettings = TransformSettings(), *, columns: int = 4, title: str | None = None):
+               settings: TransformSettings = TransformSettings(), *, columns: int = 4,
+               title: str | None = None) -> Figure:
     """Show a batch of normalised tensors as pictures, titled with their class names."""
     import matplotlib.pyplot as plt
 

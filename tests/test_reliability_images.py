@@ -165,11 +165,6 @@ def test_a_clean_folder_gives_no_warning(tmp_path):
     assert not [m for m in messages if "skipped" in m.lower()], messages
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "course_utils/evaluation.py (not this helper's to edit): predict_image opens files with "
-    "Image.open(path).convert('RGB'), so an unreadable file raises Pillow's bare 'Truncated File "
-    "Read' and a 16-bit PNG is clipped to white. Fix: use course_utils.image_files.open_rgb(path) "
-    "(and to_rgb(image) for a PIL image), then remove this marker."))
 def test_predicting_one_awkward_photo_works_or_says_what_is_wrong(tmp_path):
     model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3))
     names = list(NAMES.values())
