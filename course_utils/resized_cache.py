@@ -29,6 +29,7 @@ import shutil
 from pathlib import Path
 
 from course_utils.folders import atomic_directory, remove_partial_folders
+from course_utils.image_files import open_rgb, why_unreadable
 
 __all__ = ["resized_copy", "resized_copy_dir"]
 
@@ -79,18 +80,18 @@ def resized_copy(root: str | os.PathLike, shorter_side: int, *, quality: int = 9
         for path in tqdm(files, desc=f"resizing to {shorter_side} px (once)", disable=not progress, leave=False):
             target = tmp / path.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                shutil.copy2(path, target)
+            if path.suffix.lower() not in IMAGE_SUFFIXES or why_unreadable(path) is not None:
+                shutil.copy2(path, target)  # the data set skips and counts unreadable files, as before
                 continue
-            with Image.open(path) as image:
-                width, height = image.size
-                if min(width, height) <= shorter_side:
-                    shutil.copy2(path, target)  # never enlarge: the transform does that, as before
-                    continue
-                # the same output size and filter as torchvision's Resize(shorter_side) on a PIL image
-                long = int(shorter_side * max(width, height) / min(width, height))
-                size = (shorter_side, long) if width <= height else (long, shorter_side)
-                small = image.convert("RGB").resize(size, Image.BILINEAR)
+            image = open_rgb(path)  # 16-bit, palette, CMYK, transparent: the picture it shows, in RGB
+            width, height = image.size
+            if min(width, height) <= shorter_side:
+                shutil.copy2(path, target)  # never enlarge: the transform does that, as before
+                continue
+            # the same output size and filter as torchvision's Resize(shorter_side) on a PIL image
+            long = int(shorter_side * max(width, height) / min(width, height))
+            size = (shorter_side, long) if width <= height else (long, shorter_side)
+            small = image.resize(size, Image.BILINEAR)
             small.save(target.with_suffix(".jpg") if target.suffix.lower() not in {".jpg", ".jpeg"} else target,
                        quality=quality)
     return final

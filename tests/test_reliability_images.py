@@ -243,11 +243,6 @@ def test_a_missing_or_broken_cat_to_name_is_refused(tmp_path):
         build(root)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "course_utils/resized_cache.py (helper F's): resized_copy crashes on a truncated JPEG "
-    "(image.convert raises) and clips a 16-bit PNG to white. Fix: copy files for which "
-    "course_utils.image_files.why_unreadable(path) is not None unchanged (FlowerFolder then skips "
-    "and counts them) and open the others with open_rgb, then remove this marker."))
 def test_the_resized_copy_keeps_the_same_behaviour(awkward_root, tmp_path):
     """The pre-resized copy (a faster data path) must not crash on awkward files either, and the
     data set made from it must skip and convert exactly like the original folder."""
