@@ -32,15 +32,6 @@ def _torch_size(size, kernel, stride, padding, dilation):
     return F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation).shape[-1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors in loops: on a busy machine, threads waiting on each other would dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_output_size_matches_pytorch_over_a_grid():
     checked = floored = 0
     for size, kernel, stride, padding, dilation in GRID:

@@ -29,14 +29,6 @@ from course_utils.transfer import checkpoint_extra, stage1_optimizer, stage2_opt
 from course_utils.transforms import TransformSettings, eval_transform, train_transform
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def flowers(tmp_path_factory):
     """A small synthetic flower set (12 classes, 6 training and 3 validation images each)."""

@@ -23,15 +23,6 @@ from course_utils.models import (
 from course_utils.training import fit
 from course_utils.transforms import TransformSettings, eval_transform
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # --- the offline backbone -----------------------------------------------------------------
 
 

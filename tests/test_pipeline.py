@@ -28,14 +28,6 @@ matplotlib.use("Agg")
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "flowers102-small"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def synthetic(monkeypatch, tmp_path):
     """The default source, as a learner without data or network gets it (smaller pictures)."""

@@ -8,16 +8,6 @@ from torch import nn
 
 from course_utils.pooling import pool2d_by_hand, pooling_example, pooling_layer
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors in loops: on a busy machine, threads waiting on each other would dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SETTINGS = [(2, None), (2, 2), (3, 2), (3, 1), (2, 3), (4, 4)]
 
 

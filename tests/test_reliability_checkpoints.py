@@ -141,14 +141,6 @@ def last_json_line(text: str) -> dict:
     return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same as the children, so results agree bit for bit
-    yield
-    torch.set_num_threads(threads)
-
-
 # --------------------------------------------------------------------------------------
 # 1. SIGKILL during a save leaves the old or the new checkpoint, never a broken one
 # --------------------------------------------------------------------------------------

@@ -15,15 +15,6 @@ from course_utils.training import History, amp_dtype, evaluate, fit, train_mode
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and lose a lot when other work shares the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def blobs(n: int, seed: int) -> TensorDataset:
     """Four well-separated Gaussian clouds in 2-D: a linearly separable 4-class problem."""
     g = torch.Generator().manual_seed(seed)
