@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from course_utils.env import data_dir, is_online
+from course_utils.env import data_dir, is_online, stall_timeout
 
 __all__ = [
     "DigitImages",
@@ -300,8 +300,9 @@ def _mnist_tensors(root: str | Path | None, download: bool):
     from torchvision.datasets import MNIST as TorchvisionMNIST
 
     folder = Path(root or data_dir() / "mnist")
-    train = TorchvisionMNIST(str(folder), train=True, download=download)
-    test = TorchvisionMNIST(str(folder), train=False, download=download)
+    with stall_timeout():
+        train = TorchvisionMNIST(str(folder), train=True, download=download)
+        test = TorchvisionMNIST(str(folder), train=False, download=download)
     return (train.data, train.targets), (test.data, test.targets)
 
 

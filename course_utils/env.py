@@ -5,11 +5,13 @@ Every notebook starts by asking these questions, so the answers live in one plac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -87,6 +89,28 @@ def is_online(host: str = "download.pytorch.org", port: int = 443, timeout: floa
             return True
     except OSError:
         return False
+
+
+DOWNLOAD_STALL_SECONDS = 60.0
+"""A download that receives nothing for this long gives up (with an error) instead of hanging."""
+
+
+@contextlib.contextmanager
+def stall_timeout(seconds: float | None = None) -> Iterator[None]:
+    """Inside this block, a socket that waits more than ``seconds`` for data raises ``TimeoutError``.
+
+    torchvision downloads with ``urllib`` and no timeout: a server (or a captive portal, or a
+    half-dead Wi-Fi) that accepts the connection and then sends nothing would make a notebook
+    wait forever. The course wraps every download in this block, so such a download fails
+    after ``DOWNLOAD_STALL_SECONDS`` of silence with an error that says what to do. A slow
+    download that keeps receiving data is not affected: the limit is per read, not in total.
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_STALL_SECONDS if seconds is None else seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def repo_root() -> Path | None:

