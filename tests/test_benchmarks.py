@@ -68,3 +68,35 @@ def test_the_command_explains_itself(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert "--image-size" in text and "--quick" in text and "--compile" in text
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux's /proc")
+def test_the_test_run_meter_sees_memory_held_by_a_grandchild():
+    """benchmarks.test_run sums the memory of every process the test command starts; a grandchild
+    (like a notebook kernel under pytest) holding 300 MB must show up in the peak."""
+    import time
+
+    from benchmarks.test_run import GIB, TreeMemory
+
+    hold = "b = b'x' * (300 * 1024 * 1024); import time; time.sleep(2)"
+    child = subprocess.Popen([sys.executable, "-c",
+                              f"import subprocess, sys; subprocess.run([sys.executable, '-c', {hold!r}])"])
+    meter = TreeMemory(child.pid, every=0.05)
+    meter.start()
+    child.wait()
+    time.sleep(0.1)
+    meter.stop()
+    assert meter.peak_pss >= 0.29 * GIB and meter.peak_rss >= meter.peak_pss
+
+
+def test_the_test_run_report_marks_each_target():
+    from benchmarks.test_run import report
+
+    result = {"status": 0, "wall_s": 21 * 60.0, "tests_s": 300.0, "load_average": (1.0, 1.0, 1.0),
+              "notebooks_s": {"notebooks/00-a.ipynb": 20.0, "notebooks/01-b.ipynb": 30.5},
+              "peak_pss_gib": 1.5, "peak_rss_gib": 2.5}
+    text = report(result)
+    assert "| all notebooks | 50.5 |" in text
+    assert "[FAIL] the whole `make test`: 21.0 min" in text
+    assert "[PASS] all notebooks under nbval: 0.8 min" in text
+    assert "[PASS] peak memory of the run, all its processes together: 1.50 GiB" in text
