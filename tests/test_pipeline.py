@@ -118,3 +118,12 @@ def test_a_resumed_run_ends_with_the_history_of_an_uninterrupted_one(synthetic, 
         assert getattr(resumed, key) == getattr(straight, key), key
     assert (resumed.best_acc, resumed.best_epoch) == (straight.best_acc, straight.best_epoch)
     assert all(torch.equal(a, b) for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True))
+
+
+def test_stage1_the_notes_way_on_images_also_runs(synthetic, tmp_path):
+    """stage1_features=False: a backbone pass over (augmented) images every epoch, as in the notes."""
+    result = run_transfer(synthetic, tmp_path / "run", quick(stage1_features=False, stage1_augment=True))
+    assert len(result.stage1.train_loss) == 2 and result.stage1.train_loss[-1] < result.stage1.train_loss[0]
+    assert load_checkpoint(tmp_path / "run" / "stage1.pt")["epoch"] == 2
+    with pytest.raises(ValueError, match="stage1_features=False"):
+        run_transfer(synthetic, tmp_path / "other", quick(stage1_augment=True))
