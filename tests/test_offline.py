@@ -235,8 +235,9 @@ def check_reports(reports: dict[str, dict]) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_network(monkeypatch, tmp_path, synthetic_flowers):
+def use_fresh_folders(monkeypatch, tmp_path: Path, synthetic_flowers: Path) -> None:
+    """This process gets its own data folder (synthetic flowers already drawn), an empty torch
+    cache and no offline switch: only the state of the network decides what happens."""
     data = data_folder(tmp_path, synthetic_flowers)
     for key, value in offline_env(data, tmp_path / "torch").items():
         if key != "PYTHONPATH":
@@ -244,6 +245,11 @@ def no_network(monkeypatch, tmp_path, synthetic_flowers):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.delenv("COURSE_FLOWERS_DIR", raising=False)
     import_everything()
+
+
+@pytest.fixture
+def no_network(monkeypatch, tmp_path, synthetic_flowers):
+    use_fresh_folders(monkeypatch, tmp_path, synthetic_flowers)
     return refuse_all_sockets(monkeypatch)
 
 
@@ -346,13 +352,7 @@ def stalling_network(monkeypatch, tmp_path, synthetic_flowers):
     is 1 s instead of a learner's minute."""
     import course_utils.env
 
-    data = data_folder(tmp_path, synthetic_flowers)
-    for key, value in offline_env(data, tmp_path / "torch").items():
-        if key != "PYTHONPATH":
-            monkeypatch.setenv(key, value)
-    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.delenv("COURSE_FLOWERS_DIR", raising=False)
-    import_everything()
+    use_fresh_folders(monkeypatch, tmp_path, synthetic_flowers)
     monkeypatch.setattr(course_utils.env, "DOWNLOAD_STALL_SECONDS", 1.0)
     with silent_server() as port:
         monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kwargs: [
