@@ -128,7 +128,13 @@ class TransferResult:
 
 def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
                  config: TransferConfig | None = None) -> TransferResult:
-    """Stage 1, stage 2 and a test evaluation, with checkpoints in ``out_dir``."""
+    """Stage 1, stage 2 and a test evaluation, with checkpoints in ``out_dir``.
+
+    Stage 1 trains the head on the backbone's features, computed once and cached
+    (:mod:`course_utils.features`), unless ``config.stage1_features`` is False: then it runs
+    the backbone over the images in every epoch, as the notes do. Either way ``stage1.pt``
+    is a full-model checkpoint that stage 2 starts from.
+    """
     config = config or TransferConfig()
     from course_utils.evaluation import predict
 
