@@ -96,14 +96,14 @@ class TreeMemory(threading.Thread):
         self.join()
 
 
-def run(make: str = "make", extra_pytest_args: str = "") -> dict:
+def run(extra_pytest_args: str = "") -> dict:
     """Run ``make test`` with the timing plugin; return the measurements (and its exit status)."""
     with tempfile.TemporaryDirectory() as tmp:
         timing_file = Path(tmp) / "timing.json"
         env = {**os.environ, TIMING_ENV_VAR: str(timing_file)}
         pytest_args = f"-p benchmarks.pytest_timing {extra_pytest_args}".strip()
         started = time.monotonic()
-        child = subprocess.Popen([make, "test", f"PYTEST_ARGS={pytest_args}"], env=env)
+        child = subprocess.Popen(["make", "test", f"PYTEST_ARGS={pytest_args}"], env=env)
         memory = TreeMemory(child.pid)
         memory.start()
         status = child.wait()

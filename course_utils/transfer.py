@@ -14,6 +14,7 @@ chains them for the tests and the benchmark.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,9 @@ def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
     is a full-model checkpoint that stage 2 starts from.
     """
     config = config or TransferConfig()
+    if config.stage1_features and config.stage1_augment:
+        raise ValueError("stage1_augment=True needs stage1_features=False: cached features are computed "
+                         "once, from un-augmented images (course_utils.features can cache augmented views).")
     from course_utils.evaluation import predict
 
     out_dir = Path(out_dir)
@@ -144,10 +148,8 @@ def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
     sets = flower_datasets(source, train_transform(settings), eval_transform(settings),
                            max_per_class=config.max_per_class)
     loaders = flower_loaders(sets, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
-    if config.stage1_features and config.stage1_augment:
-        raise ValueError("stage1_augment=True needs stage1_features=False: cached features are computed "
-                         "once, from un-augmented images (course_utils.features can cache augmented views).")
-    plain_train = flower_datasets(source, eval_transform(settings), max_per_class=config.max_per_class)["train"]
+    plain_train = copy.copy(sets["train"])  # the same training images, un-augmented (no second scan)
+    plain_train.transform = eval_transform(settings)
     train_set = sets["train"]
     extra = checkpoint_extra(config.model_name, train_set, settings)
     nll = nn.NLLLoss()
