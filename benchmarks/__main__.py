@@ -6,10 +6,10 @@ is there) it measures, in one run:
 - the data pipeline: decoding, resizing and the rest of the transform per image, separately;
 - the model's ceiling: forward + backward images/s on random tensors already on the device;
 - **stage 1** (frozen backbone, ``--stage1-epochs`` epochs, 10 as in the notes): the notes'
-  ``train_model`` on images against :mod:`course_utils.features` (one backbone pass, then the
+  ``train_model`` on images against :mod:`course_utils.pipeline.features` (one backbone pass, then the
   head on cached features), from a cold cache and again from the warm one;
 - **stage 2** (every layer trains, ``--stage2-epochs`` epochs): ``train_model`` against
-  :func:`course_utils.training.fit` with the loader settings of :mod:`course_utils.loaders`;
+  :func:`course_utils.pipeline.training.fit` with the loader settings of :mod:`course_utils.pipeline.loaders`;
 
 and prints wall time, images/s, peak memory, the fraction of time spent waiting for data,
 the best validation accuracy of each side, and the ratios against the targets.
@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--views", type=int, default=0,
                         help="also run stage 1 on K cached augmented views (default 0: off)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers of the course's side "
-                        "(default: course_utils.loaders.loader_settings)")
+                        "(default: course_utils.pipeline.loaders.loader_settings)")
     parser.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
                         help="course's side (auto: on, except on Apple MPS; measured faster on CPU and CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the course's stage-2 model")
@@ -108,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_data(args: argparse.Namespace) -> list[BenchData]:
     """The data sets asked for; the real one is skipped with a message when absent."""
-    from course_utils.synthetic_flowers import make_synthetic_flowers
+    from course_utils.data.synthetic_flowers import make_synthetic_flowers
 
     found = []
     for name in args.data:
@@ -135,11 +135,11 @@ def warm_file_cache(data: BenchData) -> None:
 
 def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir: Path) -> dict:
     """Everything for one data set; returns the numbers (and prints as it goes)."""
-    from course_utils.loaders import time_image_pipeline
-    from course_utils.models import OFFLINE_MODEL, build_model
-    from course_utils.resized_cache import resized_copy
-    from course_utils.training import amp_dtype
-    from course_utils.transforms import eval_transform, train_transform
+    from course_utils.data.transforms import eval_transform, train_transform
+    from course_utils.pipeline.loaders import time_image_pipeline
+    from course_utils.pipeline.models import OFFLINE_MODEL, build_model
+    from course_utils.pipeline.training import amp_dtype
+    from course_utils.storage.resized_cache import resized_copy
 
     out: dict = {"data": data.name, "train_images": len(data.train), "valid_images": len(data.valid),
                  "classes": len(data.classes), "results": [], "load_before": load_average()}
@@ -218,13 +218,13 @@ def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir:
 def _check_same_transforms(cfg: Config) -> None:
     """Both sides must transform images identically, or the comparison means nothing."""
     from benchmarks.baseline import notes_transforms
-    from course_utils.transforms import eval_transform, train_transform
+    from course_utils.data.transforms import eval_transform, train_transform
 
     notes = notes_transforms(cfg.image_size, cfg.settings.mean, cfg.settings.std)
     ours = {"train": train_transform(cfg.settings), "valid": eval_transform(cfg.settings)}
     for split in ("train", "valid"):
         if repr(notes[split]).replace("[", "(").replace("]", ")") != repr(ours[split]).replace("[", "(").replace("]", ")"):
-            raise RuntimeError(f"The notes' {split} transform and course_utils.transforms differ:\n"
+            raise RuntimeError(f"The notes' {split} transform and course_utils.data.transforms differ:\n"
                                f"{notes[split]}\n{ours[split]}")
 
 

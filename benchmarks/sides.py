@@ -15,13 +15,13 @@ from torch import nn
 
 from benchmarks import baseline
 from benchmarks.measure import PeakMemory
+from course_utils.data.flowers import FlowerFolder, flower_loaders, load_class_names
+from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.env import seed_everything
-from course_utils.flowers import FlowerFolder, flower_loaders, load_class_names
-from course_utils.loaders import TimedLoader, loader_settings
-from course_utils.models import OFFLINE_MODEL, build_model, preprocessing_for, unfreeze
-from course_utils.training import evaluate, fit
-from course_utils.transfer import checkpoint_extra, stage1_optimizer, stage2_optimizer
-from course_utils.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline.loaders import TimedLoader, loader_settings
+from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for, unfreeze
+from course_utils.pipeline.training import evaluate, fit
+from course_utils.pipeline.transfer import checkpoint_extra, stage1_optimizer, stage2_optimizer
 
 
 @dataclass
@@ -204,7 +204,7 @@ class CourseState:
 def course_stage1(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path, *,
                   label: str = "course", check: bool = False) -> tuple[SideResult, CourseState]:
     """Features once (evaluation transform), then the head for ``stage1_epochs`` on them."""
-    from course_utils.features import cached_features, fit_head
+    from course_utils.pipeline.features import cached_features, fit_head
 
     seed_everything(cfg.seed)
     settings = cfg.settings
@@ -245,7 +245,7 @@ def course_stage1(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path, 
 
 def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path) -> SideResult:
     """Stage 1 on ``cfg.views`` cached *augmented* versions of every training image."""
-    from course_utils.features import cached_features, fit_head
+    from course_utils.pipeline.features import cached_features, fit_head
 
     seed_everything(cfg.seed)
     settings = cfg.settings
@@ -305,7 +305,7 @@ def course_stage2(data: BenchData, cfg: Config, workdir: Path, state: CourseStat
         detail=f"{history.precision}, {'channels_last' if channels_last else 'default memory format'}, "
                f"num_workers={loader_kwargs.num_workers}{', torch.compile' if cfg.compile else ''}, "
                + ("BatchNorm trains, as in the notes" if cfg.train_batchnorm
-                  else "BatchNorm kept frozen (course_utils.models.unfreeze)"),
+                  else "BatchNorm kept frozen (course_utils.pipeline.models.unfreeze)"),
     )
     del loaders, timed  # stop the persistent workers
     return _finish(result, peak)

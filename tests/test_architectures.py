@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from course_utils.architectures import PlainBlock, ResidualBlock, plain_net, residual_net
-from course_utils.summary import count_parameters
+from course_utils.lessons.architectures import PlainBlock, ResidualBlock, plain_net, residual_net
+from course_utils.lessons.summary import count_parameters
 
 
 def weight_layers(net: nn.Module) -> int:

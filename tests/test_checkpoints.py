@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.checkpoints import check_compatible, load_checkpoint, save_checkpoint
+from course_utils.storage.checkpoints import check_compatible, load_checkpoint, save_checkpoint
 
 
 class NotATensor:

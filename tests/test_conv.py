@@ -1,4 +1,4 @@
-"""course_utils.conv: the output-size formula, window positions, convolution by hand."""
+"""course_utils.lessons.conv: the output-size formula, window positions, convolution by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils.conv import (
+from course_utils.lessons.conv import (
     FORMULA,
     conv2d_loops,
     conv2d_unfold,

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from course_utils.digits import (
+from course_utils.data.digits import (
     GENERATED,
     MNIST,
     DigitImages,

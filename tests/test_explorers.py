@@ -1,4 +1,4 @@
-"""course_utils.explorers: each widget is a thin layer over a plain, tested function.
+"""course_utils.lessons.explorers: each widget is a thin layer over a plain, tested function.
 
 The plain functions (``conv_geometry``, ``pooling_example``) are tested in test_conv.py and
 test_pooling.py; here we check that each explorer builds without a front end and prints
@@ -11,9 +11,9 @@ import ipywidgets as widgets
 import matplotlib
 import pytest
 
-from course_utils.conv import conv_geometry
-from course_utils.explorers import conv_explorer, pooling_explorer
-from course_utils.pooling import pooling_example
+from course_utils.lessons.conv import conv_geometry
+from course_utils.lessons.explorers import conv_explorer, pooling_explorer
+from course_utils.lessons.pooling import pooling_example
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

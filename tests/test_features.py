@@ -10,9 +10,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils import features as features_module
-from course_utils.checkpoints import load_checkpoint
-from course_utils.features import (
+from course_utils.data.flowers import flower_datasets
+from course_utils.data.synthetic_flowers import make_synthetic_flowers
+from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline import features as features_module
+from course_utils.pipeline.features import (
     FeatureSet,
     cached_features,
     extract_features,
@@ -21,12 +23,10 @@ from course_utils.features import (
     inference_backbone,
     split_head,
 )
-from course_utils.flowers import flower_datasets
-from course_utils.models import OFFLINE_MODEL, build_model, preprocessing_for
-from course_utils.synthetic_flowers import make_synthetic_flowers
-from course_utils.training import evaluate, fit
-from course_utils.transfer import checkpoint_extra, stage1_optimizer, stage2_optimizer
-from course_utils.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.pipeline.training import evaluate, fit
+from course_utils.pipeline.transfer import checkpoint_extra, stage1_optimizer, stage2_optimizer
+from course_utils.storage.checkpoints import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from course_utils import flowers, synthetic_flowers
-from course_utils.flowers import (
+from course_utils.data import flowers, synthetic_flowers
+from course_utils.data.flowers import (
     FLOWERS_ENV_VAR,
     FlowerFolder,
     check_layout,
@@ -21,8 +21,8 @@ from course_utils.flowers import (
     flower_loaders,
     flowers102_names,
 )
-from course_utils.folders import PARTIAL_MARKER
-from course_utils.synthetic_flowers import make_synthetic_flowers, species_names
+from course_utils.data.synthetic_flowers import make_synthetic_flowers, species_names
+from course_utils.storage.folders import PARTIAL_MARKER
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "flowers102-small"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"the real Flowers-102 subset is not at {REAL}")
@@ -283,7 +283,7 @@ def test_a_download_without_network_says_what_to_do(no_flowers_env, monkeypatch)
 def test_the_transforms_follow_the_notes_and_can_be_undone():
     import torch
 
-    from course_utils.transforms import (
+    from course_utils.data.transforms import (
         IMAGENET_MEAN,
         TransformSettings,
         augmentation_steps,
@@ -313,8 +313,8 @@ def test_the_augmentation_gallery_and_its_explorer(capsys):
     import matplotlib
 
     matplotlib.use("Agg")
-    from course_utils.explorers import augmentation_explorer
-    from course_utils.transforms import TransformSettings, augmentation_gallery
+    from course_utils.data.transforms import TransformSettings, augmentation_gallery
+    from course_utils.lessons.explorers import augmentation_explorer
 
     photo = Image.new("RGB", (90, 60), (200, 30, 30))
     photo.paste((30, 30, 200), (0, 0, 45, 60))  # left half blue, right half red

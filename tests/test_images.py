@@ -1,4 +1,4 @@
-"""course_utils.images: the offline photograph and the plotting helpers."""
+"""course_utils.lessons.pictures: the offline photograph and the plotting helpers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import matplotlib
 import pytest
 import torch
 
-from course_utils.conv import conv_geometry
-from course_utils.images import (
+from course_utils.lessons.conv import conv_geometry
+from course_utils.lessons.pictures import (
     draw_values,
     draw_windows,
     load_sample_photo,

@@ -10,11 +10,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms as T
 
-from course_utils import loaders
-from course_utils.flowers import flower_datasets
-from course_utils.loaders import TimedLoader, loader_settings, time_image_pipeline
-from course_utils.resized_cache import resized_copy, resized_copy_dir
-from course_utils.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.data.flowers import flower_datasets
+from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline import loaders
+from course_utils.pipeline.loaders import TimedLoader, loader_settings, time_image_pipeline
+from course_utils.storage.resized_cache import resized_copy, resized_copy_dir
 
 
 def write_flowers(root, sizes):

@@ -8,10 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils import efficientnet_lite
-from course_utils.efficientnet_lite import SamePadConv2d, efficientnet_lite0
-from course_utils.images import SAMPLE_PHOTO
-from course_utils.models import (
+from course_utils.data.transforms import TransformSettings, eval_transform
+from course_utils.lessons.pictures import SAMPLE_PHOTO
+from course_utils.pipeline import efficientnet_lite
+from course_utils.pipeline.efficientnet_lite import SamePadConv2d, efficientnet_lite0
+from course_utils.pipeline.models import (
     OFFLINE_MODEL,
     build_model,
     head_name,
@@ -20,8 +21,7 @@ from course_utils.models import (
     trainable_parameters,
     unfreeze,
 )
-from course_utils.training import fit
-from course_utils.transforms import TransformSettings, eval_transform
+from course_utils.pipeline.training import fit
 
 # --- the offline backbone -----------------------------------------------------------------
 

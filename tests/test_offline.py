@@ -48,14 +48,14 @@ def route_probe() -> str:
 
 
 def route_digits_auto() -> str:
-    from course_utils.digits import GENERATED, digits_source
+    from course_utils.data.digits import GENERATED, digits_source
 
     assert digits_source("auto") == GENERATED
     return "load_digits(source='auto') will use the generated digits"
 
 
 def route_digits_mnist() -> str:
-    from course_utils.digits import load_digits
+    from course_utils.data.digits import load_digits
 
     with pytest.raises(RuntimeError, match="source='generated'") as refused:
         load_digits(source="mnist", train_size=10, val_size=10)
@@ -63,7 +63,7 @@ def route_digits_mnist() -> str:
 
 
 def route_flowers_fallback() -> str:
-    from course_utils.flowers import find_flowers
+    from course_utils.data.flowers import find_flowers
 
     out = _captured(lambda: find_flowers(download=True, synthetic_size=SYNTHETIC_SIZE, progress=False))
     source, printed = out
@@ -73,8 +73,8 @@ def route_flowers_fallback() -> str:
 
 
 def route_flowers_download() -> str:
+    from course_utils.data.flowers import download_flowers102
     from course_utils.env import data_dir
-    from course_utils.flowers import download_flowers102
 
     with pytest.raises(RuntimeError) as failed:  # the course's own message, not a bare URLError
         _captured(lambda: download_flowers102(progress=False))
@@ -86,7 +86,7 @@ def route_flowers_download() -> str:
 
 
 def route_torchvision_weights() -> str:
-    from course_utils.models import OFFLINE_MODEL, build_model
+    from course_utils.pipeline.models import OFFLINE_MODEL, build_model
 
     with pytest.raises(RuntimeError, match=OFFLINE_MODEL) as refused:
         build_model("resnet18", 3)
@@ -94,7 +94,7 @@ def route_torchvision_weights() -> str:
 
 
 def route_offline_model() -> str:
-    from course_utils.models import OFFLINE_MODEL, build_model
+    from course_utils.pipeline.models import OFFLINE_MODEL, build_model
 
     build_model(OFFLINE_MODEL, 3)  # pretrained weights from the pip package: no network at all
     return f"{OFFLINE_MODEL} built with its pretrained weights"
@@ -126,9 +126,9 @@ def import_everything() -> None:
     import torchvision.datasets  # noqa: F401
     import torchvision.models  # noqa: F401
 
-    import course_utils.digits  # noqa: F401
-    import course_utils.flowers  # noqa: F401
-    import course_utils.models  # noqa: F401
+    import course_utils.data.digits  # noqa: F401
+    import course_utils.data.flowers  # noqa: F401
+    import course_utils.pipeline.models  # noqa: F401
 
 
 def run_routes(names: list[str]) -> None:
@@ -197,7 +197,7 @@ def offline_env(data: Path, torch_home: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def synthetic_flowers(tmp_path_factory) -> Path:
     """The synthetic flowers, drawn once for this file and copied into each data folder."""
-    from course_utils.synthetic_flowers import make_synthetic_flowers
+    from course_utils.data.synthetic_flowers import make_synthetic_flowers
 
     return make_synthetic_flowers(tmp_path_factory.mktemp("drawn"), image_size=SYNTHETIC_SIZE, progress=False)
 
@@ -267,7 +267,7 @@ def test_the_offline_model_never_touches_the_network(no_network):
 
 def test_a_failed_mnist_download_falls_back_to_generated_digits(no_network, monkeypatch):
     """The probe says online, then the download itself fails: a warning, and generated digits."""
-    from course_utils import digits
+    from course_utils.data import digits
 
     monkeypatch.setattr(digits, "is_online", lambda *args, **kwargs: True)
     started = time.monotonic()
@@ -280,7 +280,8 @@ def test_a_failed_mnist_download_falls_back_to_generated_digits(no_network, monk
 
 def test_a_failed_flowers_download_falls_back_to_the_synthetic_flowers(no_network, monkeypatch):
     """The probe says online, then the download fails: a message, and the synthetic flowers."""
-    from course_utils import env, flowers
+    from course_utils import env
+    from course_utils.data import flowers
 
     monkeypatch.setattr(env, "is_online", lambda *args, **kwargs: True)
     monkeypatch.setattr(flowers, "is_online", lambda *args, **kwargs: True, raising=False)
@@ -361,7 +362,7 @@ def stalling_network(monkeypatch, tmp_path, synthetic_flowers):
 
 
 def route_mnist_download() -> str:
-    from course_utils.digits import load_digits
+    from course_utils.data.digits import load_digits
 
     with pytest.raises(RuntimeError) as failed:
         load_digits(source="mnist", train_size=10, val_size=10)

@@ -14,14 +14,24 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.checkpoints import check_compatible, load_checkpoint
-from course_utils.evaluation import confused_pairs, predict, predict_image, show_predictions
-from course_utils.flowers import FLOWERS_ENV_VAR, find_flowers, flower_datasets, flower_loaders
-from course_utils.models import OFFLINE_MODEL, build_model, preprocessing_for
-from course_utils.synthetic_flowers import species_names
-from course_utils.training import fit
-from course_utils.transfer import TransferConfig, checkpoint_extra, run_transfer, stage1_optimizer
-from course_utils.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.data.flowers import FLOWERS_ENV_VAR, find_flowers, flower_datasets, flower_loaders
+from course_utils.data.synthetic_flowers import species_names
+from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline.evaluation import (
+    confused_pairs,
+    predict,
+    predict_image,
+    show_predictions,
+)
+from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.pipeline.training import fit
+from course_utils.pipeline.transfer import (
+    TransferConfig,
+    checkpoint_extra,
+    run_transfer,
+    stage1_optimizer,
+)
+from course_utils.storage.checkpoints import check_compatible, load_checkpoint
 
 matplotlib.use("Agg")
 

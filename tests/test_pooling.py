@@ -1,4 +1,4 @@
-"""course_utils.pooling: max and average pooling by hand, and the explorer's worked example."""
+"""course_utils.lessons.pooling: max and average pooling by hand, and the explorer's worked example."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.pooling import pool2d_by_hand, pooling_example, pooling_layer
+from course_utils.lessons.pooling import pool2d_by_hand, pooling_example, pooling_layer
 
 SETTINGS = [(2, None), (2, 2), (3, 2), (3, 1), (2, 3), (4, 4)]
 

@@ -1,4 +1,4 @@
-"""course_utils.receptive_field: the calculator agrees with a gradient measurement."""
+"""course_utils.lessons.receptive_field: the calculator agrees with a gradient measurement."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.receptive_field import (
+from course_utils.lessons.receptive_field import (
     Layer,
     conv,
     layers_from_module,
@@ -17,7 +17,7 @@ from course_utils.receptive_field import (
     receptive_field_example,
     receptive_fields,
 )
-from course_utils.summary import count_parameters
+from course_utils.lessons.summary import count_parameters
 
 
 def build(layers: list[Layer], channels: int = 2) -> nn.Sequential:
@@ -186,7 +186,7 @@ def test_receptive_field_explorer_prints_what_the_plain_function_says(capsys):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from course_utils.explorers import receptive_field_explorer
+    from course_utils.lessons.explorers import receptive_field_explorer
 
     box = receptive_field_explorer(n_layers=3, kernel_size=3)
     assert receptive_field_example(3, 3).describe() in capsys.readouterr().out

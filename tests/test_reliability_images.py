@@ -21,9 +21,9 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils.evaluation import predict_image
-from course_utils.flowers import FlowerFolder, find_flowers, flower_datasets, flower_loaders
-from course_utils.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.data.flowers import FlowerFolder, find_flowers, flower_datasets, flower_loaders
+from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline.evaluation import predict_image
 
 SETTINGS = TransformSettings(image_size=32)
 NAMES = {"1": "pink primrose", "2": "globe thistle", "3": "sweet pea"}
@@ -246,7 +246,7 @@ def test_a_missing_or_broken_cat_to_name_is_refused(tmp_path):
 def test_the_resized_copy_keeps_the_same_behaviour(awkward_root, tmp_path):
     """The pre-resized copy (a faster data path) must not crash on awkward files either, and the
     data set made from it must skip and convert exactly like the original folder."""
-    from course_utils.resized_cache import resized_copy
+    from course_utils.storage.resized_cache import resized_copy
 
     copy = resized_copy(awkward_root, 24, cache_dir=tmp_path / "cache", progress=False)
     sets, messages = build(copy)

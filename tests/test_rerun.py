@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.checkpoints import load_checkpoint
-from course_utils.folders import PARTIAL_MARKER
-from course_utils.training import fit
+from course_utils.pipeline.training import fit
+from course_utils.storage.checkpoints import load_checkpoint
+from course_utils.storage.folders import PARTIAL_MARKER
 
 SIZE = 32  # synthetic flowers this small draw in a couple of seconds
 
@@ -55,7 +55,7 @@ def no_network(monkeypatch):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (Linux, macOS)")
 def test_synthetic_flowers_killed_while_drawing_then_drawn_once_and_reused(tmp_path, no_network):
-    from course_utils.synthetic_flowers import make_synthetic_flowers, synthetic_flowers_dir
+    from course_utils.data.synthetic_flowers import make_synthetic_flowers, synthetic_flowers_dir
 
     final = synthetic_flowers_dir(tmp_path, image_size=SIZE)
     # A first run is killed (SIGKILL) while it draws: it leaves a partial folder, never `final`.
@@ -88,7 +88,7 @@ def test_find_flowers_twice_reuses_the_downloaded_copy_without_the_network(tmp_p
     """A Flowers-102 folder that an earlier run downloaded is used again, offline, unchanged."""
     from PIL import Image
 
-    from course_utils.flowers import find_flowers, flowers102_names
+    from course_utils.data.flowers import find_flowers, flowers102_names
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("COURSE_FLOWERS_DIR", raising=False)
@@ -115,7 +115,7 @@ def write_idx(path: Path, array: torch.Tensor) -> None:
 
 
 def test_mnist_on_disk_is_reused_offline_and_left_unchanged(tmp_path, monkeypatch, no_network):
-    from course_utils import digits
+    from course_utils.data import digits
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     raw = tmp_path / "mnist" / "MNIST" / "raw"
@@ -198,7 +198,7 @@ def small_flower_folder(root: Path) -> Path:
 
 
 def test_the_resized_copy_is_built_once_and_reused(tmp_path):
-    from course_utils.resized_cache import resized_copy
+    from course_utils.storage.resized_cache import resized_copy
 
     root = small_flower_folder(tmp_path / "flowers")
     first = resized_copy(root, 24, cache_dir=tmp_path / "cache", progress=False)
@@ -209,9 +209,9 @@ def test_the_resized_copy_is_built_once_and_reused(tmp_path):
 
 
 def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path):
-    from course_utils.features import cached_features
-    from course_utils.flowers import FlowerFolder
-    from course_utils.transforms import TransformSettings, eval_transform
+    from course_utils.data.flowers import FlowerFolder
+    from course_utils.data.transforms import TransformSettings, eval_transform
+    from course_utils.pipeline.features import cached_features
 
     root = small_flower_folder(tmp_path / "flowers")
     dataset = FlowerFolder(root / "train", eval_transform(TransformSettings(image_size=32)))

@@ -1,4 +1,4 @@
-"""course_utils.summary: per-layer tables, parameter counts and FLOPs."""
+"""course_utils.lessons.summary: per-layer tables, parameter counts and FLOPs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.summary import LayerRow, count_flops, count_parameters, layer_table
+from course_utils.lessons.summary import LayerRow, count_flops, count_parameters, layer_table
 
 
 def notes_network(widths: tuple[int, int, int] = (8, 16, 32), classes: int = 10) -> nn.Sequential:

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.checkpoints import load_checkpoint
-from course_utils.training import History, amp_dtype, evaluate, fit, train_mode
+from course_utils.pipeline.training import History, amp_dtype, evaluate, fit, train_mode
+from course_utils.storage.checkpoints import load_checkpoint
 
 matplotlib.use("Agg")
 

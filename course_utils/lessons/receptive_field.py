@@ -283,7 +283,7 @@ def layers_from_module(
     the field of the block. Adaptive pooling and fully connected layers are not included:
     they see the whole feature map.
     """
-    from course_utils.summary import _check_input_size, _check_model, _run
+    from course_utils.lessons.summary import _check_input_size, _check_model, _run
 
     _check_model(model)
     shape = _check_input_size(input_size)
@@ -415,7 +415,7 @@ def measure_receptive_field(
     model whose forward pass depends on its channel counts (concatenations, fully connected
     layers) is measured at full width instead, as with ``narrow=False``.
     """
-    from course_utils.summary import _check_input_size, _check_model
+    from course_utils.lessons.summary import _check_input_size, _check_model
 
     _check_model(model)
     shape = _check_input_size(input_size)

@@ -9,7 +9,7 @@ waits. This module answers three questions:
   machine and device;
 - :func:`time_image_pipeline`: how long decoding, resizing and the rest of the transform take
   per image, measured separately (if decoding large JPEGs dominates, a pre-resized copy helps:
-  :mod:`course_utils.resized_cache`);
+  :mod:`course_utils.storage.resized_cache`);
 - :class:`TimedLoader`: how much of a training run is spent *waiting* for the next batch.
 """
 

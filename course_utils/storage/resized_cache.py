@@ -13,7 +13,7 @@ already small enough are copied unchanged (never enlarged). The copy has the sam
 The copy's folder name includes a hash of the original files (paths, sizes, modification
 times) and of the settings, so a changed data set or size gets a new copy, and the same
 one is reused by every later run. It is built in a temporary folder and renamed into place
-at the end (:func:`course_utils.folders.atomic_directory`): an interrupted build never
+at the end (:func:`course_utils.storage.folders.atomic_directory`): an interrupted build never
 leaves a half-made copy.
 
 What it costs: one pass over the data, disk space for the copy, and a second JPEG
@@ -28,8 +28,8 @@ import os
 import shutil
 from pathlib import Path
 
-from course_utils.folders import atomic_directory, remove_partial_folders
-from course_utils.image_files import open_rgb, why_unreadable
+from course_utils.storage.folders import atomic_directory, remove_partial_folders
+from course_utils.storage.image_files import open_rgb, why_unreadable
 
 __all__ = ["resized_copy", "resized_copy_dir"]
 

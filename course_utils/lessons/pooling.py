@@ -3,7 +3,7 @@
 Notebook 02 teaches these. Pooling slides a window over each feature map separately, like a
 convolution, but it has no weights: it only *selects* (max) or *averages* (avg) the numbers
 under the window. Its output size obeys the same formula as a convolution's
-(``course_utils.conv``), with no padding and no dilation here.
+(``course_utils.lessons.conv``), with no padding and no dilation here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from course_utils.conv import conv_geometry, conv_output_size
+from course_utils.lessons.conv import conv_geometry, conv_output_size
 
 MODES = ("max", "avg")
 """The two kinds of pooling in the notes: max (used most) and average (used less)."""

@@ -14,7 +14,7 @@ It looks, in this order, for
    variable): this is how the widely shared 80/10/10 re-split of Flowers-102 arrives;
 2. the official Flowers-102, downloaded through torchvision (when ``download=True`` and
    the network is there) and converted once into the layout above;
-3. the course's synthetic flowers (:mod:`course_utils.synthetic_flowers`), drawn locally
+3. the course's synthetic flowers (:mod:`course_utils.data.synthetic_flowers`), drawn locally
    in seconds: the offline default.
 
 Folder names are class ids written as text, and ``ImageFolder`` sorts them as text
@@ -38,8 +38,8 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
 from course_utils.env import data_dir, is_online, stall_timeout
-from course_utils.folders import atomic_directory, remove_partial_folders
-from course_utils.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
+from course_utils.storage.folders import atomic_directory, remove_partial_folders
+from course_utils.storage.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
 
 FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
 """Set to a folder in the notes' layout to train on your own copy of the flowers."""
@@ -128,7 +128,7 @@ def find_flowers(
     if official.is_dir():
         return _describe(official, "flowers102", "Flowers-102 (official split, downloaded by torchvision)")
 
-    from course_utils.synthetic_flowers import make_synthetic_flowers
+    from course_utils.data.synthetic_flowers import make_synthetic_flowers
 
     root = make_synthetic_flowers(image_size=synthetic_size, per_class=synthetic_per_class, progress=progress)
     return _describe(root, "synthetic", "synthetic flowers drawn by the course (offline default)")
@@ -207,7 +207,7 @@ class FlowerFolder(ImageFolder):
     Real folders hold more than photographs. Files that are not images (``.DS_Store``,
     ``Thumbs.db``, notes) and images that cannot be read (cut off, empty) are skipped, and one
     warning counts and names them; every image is read as 8-bit RGB whatever its mode
-    (:func:`course_utils.image_files.open_rgb`). A training class left without images is an
+    (:func:`course_utils.storage.image_files.open_rgb`). A training class left without images is an
     error, since the model could not learn it.
     """
 
@@ -339,7 +339,7 @@ def flower_loaders(
 
     Worker processes are started afresh every epoch (no ``persistent_workers``): each
     epoch's workers then take their random seeds from the loader's generator, which
-    :func:`course_utils.training.fit` reseeds at the start of every epoch, so the random
+    :func:`course_utils.pipeline.training.fit` reseeds at the start of every epoch, so the random
     augmentation of epoch k is the same whether or not the run was resumed before it.
     """
     import torch

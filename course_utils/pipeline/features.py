@@ -13,7 +13,7 @@ identical backbone passes. This module pays for one:
    the image files and the transform, so the next run loads it in a second, and any change to
    those three computes it afresh.
 2. :func:`fit_head` trains the model's own head on those vectors with the course's
-   :func:`~course_utils.training.fit`: an epoch over 1,000 vectors takes milliseconds.
+   :func:`~course_utils.pipeline.training.fit`: an epoch over 1,000 vectors takes milliseconds.
    The head that trains *is* the model's head (the same parameters), so when it is done the
    full model is ready for stage 2, checkpoints and evaluation as if stage 1 had run on images;
    with ``checkpoint=`` a stage-1 checkpoint in ``fit``'s format is written for the full model.
@@ -48,9 +48,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_utils.checkpoints import load_checkpoint, save_checkpoint
-from course_utils.models import head_name
-from course_utils.training import CHECKPOINT_FORMAT, History, amp_dtype, fit
+from course_utils.pipeline.models import head_name
+from course_utils.pipeline.training import CHECKPOINT_FORMAT, History, amp_dtype, fit
+from course_utils.storage.checkpoints import load_checkpoint, save_checkpoint
 
 __all__ = ["FeatureBatches", "FeatureSet", "HeadSplit", "cached_features", "extract_features", "feature_key",
            "fit_head", "inference_backbone", "split_head"]
@@ -367,13 +367,13 @@ def cached_features(
     the view number, so the versions can be computed again exactly). The result is stored in
     ``cache_dir`` (default ``data_dir()/cache/features``) under :func:`feature_key`, written
     atomically, and loaded with ``weights_only=True`` next time. ``batch_size`` (None: 32 on a
-    CPU, 256 on CUDA) and ``num_workers`` (None: :func:`course_utils.loaders.loader_settings`)
+    CPU, 256 on CUDA) and ``num_workers`` (None: :func:`course_utils.pipeline.loaders.loader_settings`)
     change the speed, not the features.
     """
     from torch.utils.data import DataLoader
 
     from course_utils.env import data_dir, get_device, seed_everything
-    from course_utils.loaders import TimedLoader, loader_settings
+    from course_utils.pipeline.loaders import TimedLoader, loader_settings
 
     if not isinstance(views, int) or views < 1:
         raise ValueError(f"views must be a positive integer (1 = one version of each image), got {views!r}.")

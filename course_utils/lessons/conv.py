@@ -1,6 +1,6 @@
 """Convolution arithmetic: output sizes, window positions, and a convolution done by hand.
 
-Notebook 01 teaches these; the convolution explorer (``course_utils.explorers``) draws them.
+Notebook 01 teaches these; the convolution explorer (``course_utils.lessons.explorers``) draws them.
 Everything follows PyTorch's ``nn.Conv2d`` (which, like every deep-learning library,
 computes a cross-correlation: the kernel is not flipped).
 

@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from torch import Tensor
 
-from course_utils.conv import ConvGeometry
+from course_utils.lessons.conv import ConvGeometry
 
 SAMPLE_PHOTO = "grace_hopper.jpg"
 """A portrait photograph in matplotlib's sample data (512 wide, 600 high)."""
@@ -167,7 +167,7 @@ def draw_values(
 
 
 def draw_windows(geometry: ConvGeometry, ax: Axes | None = None) -> Axes:
-    """Draw where a kernel goes on a square input, from a :class:`~course_utils.conv.ConvGeometry`.
+    """Draw where a kernel goes on a square input, from a :class:`~course_utils.lessons.conv.ConvGeometry`.
 
     White cells are the input, gray cells the zero padding, red-hatched cells are never used.
     The first window's taps are filled blue, the next window along the row is outlined in

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from course_utils.folders import atomic_directory, remove_partial_folders
+from course_utils.storage.folders import atomic_directory, remove_partial_folders
 
 GENERATOR_VERSION = 1
 """Bump when the drawing changes, so that old cached copies are not reused."""

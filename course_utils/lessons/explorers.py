@@ -14,11 +14,11 @@ from collections.abc import Callable
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from course_utils.conv import conv_geometry
-from course_utils.images import draw_values, draw_windows
-from course_utils.pooling import MODES, pooling_example
-from course_utils.receptive_field import draw_receptive_fields, receptive_field_example
-from course_utils.transforms import TransformSettings, augmentation_gallery
+from course_utils.data.transforms import TransformSettings, augmentation_gallery
+from course_utils.lessons.conv import conv_geometry
+from course_utils.lessons.pictures import draw_values, draw_windows
+from course_utils.lessons.pooling import MODES, pooling_example
+from course_utils.lessons.receptive_field import draw_receptive_fields, receptive_field_example
 
 
 def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSlider:
@@ -58,7 +58,7 @@ def conv_explorer(
 ) -> widgets.VBox:
     """Input size, kernel, stride, padding, dilation → output size and the windows, drawn.
 
-    The plain function behind it is :func:`course_utils.conv.conv_geometry`.
+    The plain function behind it is :func:`course_utils.lessons.conv.conv_geometry`.
     """
     conv_geometry(size, kernel_size, stride, padding, dilation)  # bad starting values fail here
     controls = {
@@ -83,7 +83,7 @@ def pooling_explorer(
 ) -> widgets.VBox:
     """Map size, window, stride, max or average → the pooled map, its size, 0 parameters.
 
-    The plain function behind it is :func:`course_utils.pooling.pooling_example`.
+    The plain function behind it is :func:`course_utils.lessons.pooling.pooling_example`.
     """
     pooling_example(size, kernel_size, stride, mode)  # bad starting values fail here
     controls = {
@@ -110,7 +110,7 @@ def receptive_field_explorer(
 ) -> widgets.VBox:
     """Stack depth, kernel, stride, dilation, pooling → the receptive field, layer by layer.
 
-    The plain function behind it is :func:`course_utils.receptive_field.receptive_field_example`
+    The plain function behind it is :func:`course_utils.lessons.receptive_field.receptive_field_example`
     (``pool_every=2`` puts a 2×2 max pool after every second conv layer; 0: none).
     """
     receptive_field_example(n_layers, kernel_size, stride, dilation, pool_every)  # bad values fail here
@@ -138,7 +138,7 @@ def augmentation_explorer(
     """Which photo, which random draw → that photo under each augmentation step, and all of them.
 
     ``photos`` are PIL images or image files. The plain function behind it is
-    :func:`course_utils.transforms.augmentation_gallery`. ``settings`` defaults to the notes'.
+    :func:`course_utils.data.transforms.augmentation_gallery`. ``settings`` defaults to the notes'.
     """
     from PIL import Image
 

@@ -33,8 +33,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_utils.checkpoints import check_compatible, load_checkpoint, save_checkpoint
 from course_utils.env import get_device, seed_everything
+from course_utils.storage.checkpoints import check_compatible, load_checkpoint, save_checkpoint
 
 __all__ = ["History", "amp_dtype", "evaluate", "fit", "train_mode"]
 

@@ -23,12 +23,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils.checkpoints import check_compatible, load_checkpoint
-from course_utils.features import cached_features, fit_head
-from course_utils.flowers import FlowerFolder, FlowerSource, flower_datasets, flower_loaders
-from course_utils.models import build_model, head_parameters, preprocessing_for, unfreeze
-from course_utils.training import History, fit
-from course_utils.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.data.flowers import FlowerFolder, FlowerSource, flower_datasets, flower_loaders
+from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.pipeline.features import cached_features, fit_head
+from course_utils.pipeline.models import build_model, head_parameters, preprocessing_for, unfreeze
+from course_utils.pipeline.training import History, fit
+from course_utils.storage.checkpoints import check_compatible, load_checkpoint
 
 
 def checkpoint_extra(model_name: str, train_set: FlowerFolder, settings: TransformSettings) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def stage2_optimizer(
     The stage-1 optimizer only knew the head's parameters, so it is rebuilt over the head,
     its saved state (Adam's running averages) is loaded, and the unfrozen backbone joins
     as a second parameter group. Both groups then use ``lr``. BatchNorm layers stay frozen
-    (see :func:`course_utils.models.unfreeze`). Returns (optimizer, StepLR).
+    (see :func:`course_utils.pipeline.models.unfreeze`). Returns (optimizer, StepLR).
     """
     state = load_checkpoint(stage1_checkpoint)
     check_compatible(state, model_name=model_name, class_names=class_names)
@@ -96,7 +96,7 @@ class TransferConfig:
     # backbone and few epochs, augmentation cost accuracy on the real subset (README, "Flowers-102
     # results"). Stage 2 always trains on augmented images.
     stage1_augment: bool = False
-    # Stage 1 on the frozen backbone's features, computed once and cached (course_utils.features),
+    # Stage 1 on the frozen backbone's features, computed once and cached (course_utils.pipeline.features),
     # instead of a full backbone pass over every image in every epoch (the notes' way, False).
     stage1_features: bool = True
     batch_size: int = 32
@@ -132,15 +132,15 @@ def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
     """Stage 1, stage 2 and a test evaluation, with checkpoints in ``out_dir``.
 
     Stage 1 trains the head on the backbone's features, computed once and cached
-    (:mod:`course_utils.features`), unless ``config.stage1_features`` is False: then it runs
+    (:mod:`course_utils.pipeline.features`), unless ``config.stage1_features`` is False: then it runs
     the backbone over the images in every epoch, as the notes do. Either way ``stage1.pt``
     is a full-model checkpoint that stage 2 starts from.
     """
     config = config or TransferConfig()
     if config.stage1_features and config.stage1_augment:
         raise ValueError("stage1_augment=True needs stage1_features=False: cached features are computed "
-                         "once, from un-augmented images (course_utils.features can cache augmented views).")
-    from course_utils.evaluation import predict
+                         "once, from un-augmented images (course_utils.pipeline.features can cache augmented views).")
+    from course_utils.pipeline.evaluation import predict
 
     out_dir = Path(out_dir)
     mean, std = preprocessing_for(config.model_name)
@@ -197,15 +197,15 @@ def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
 
 
 def main(argv: list[str] | None = None) -> TransferResult:
-    """``python -m course_utils.transfer [FOLDER]``: one full run, printed (the README's figures)."""
+    """``python -m course_utils.pipeline.transfer [FOLDER]``: one full run, printed (the README's figures)."""
     import argparse
     import platform
 
+    from course_utils.data.flowers import find_flowers
     from course_utils.env import data_dir
-    from course_utils.flowers import find_flowers
 
     defaults = TransferConfig()
-    parser = argparse.ArgumentParser(prog="python -m course_utils.transfer", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course_utils.pipeline.transfer", description=main.__doc__)
     parser.add_argument("folder", nargs="?", help="flowers in the notes' layout (default: find_flowers())")
     parser.add_argument("--model", default=defaults.model_name)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)

@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from course_utils.image_files import open_rgb, to_rgb
-from course_utils.transforms import TransformSettings, denormalize, eval_transform
+from course_utils.data.transforms import TransformSettings, denormalize, eval_transform
+from course_utils.storage.image_files import open_rgb, to_rgb
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
