@@ -22,7 +22,33 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["PlainBlock", "ResidualBlock", "plain_net", "residual_net", "valid_depths"]
+__all__ = ["FirstCNN", "PlainBlock", "ResidualBlock", "plain_net", "residual_net", "valid_depths"]
+
+
+class FirstCNN(nn.Module):
+    """The notes' hands-on network: (conv → ReLU → max-pool) twice, then a linear layer.
+
+    Built for 1×28×28 digits (notebook 05 trains it; notebook 07 compares optimizers on it).
+    """
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Sequential(
+            nn.Conv2d(in_channels=1, out_channels=16, kernel_size=5, stride=1, padding=2),  # 16×28×28
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2),  # 16×14×14
+        )
+        self.conv2 = nn.Sequential(
+            nn.Conv2d(in_channels=16, out_channels=32, kernel_size=5, stride=1, padding=2),  # 32×14×14
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2),  # 32×7×7
+        )
+        self.out = nn.Linear(32 * 7 * 7, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(self.conv1(x))
+        x = x.flatten(start_dim=1)  # (batch, 32, 7, 7) -> (batch, 1568)
+        return self.out(x)
 
 
 def _conv3x3(in_channels: int, out_channels: int, stride: int, bias: bool) -> nn.Conv2d:
