@@ -9,7 +9,7 @@ is there) it measures, in one run:
   ``train_model`` on images against :mod:`course_utils.pipeline.features` (one backbone pass, then the
   head on cached features), from a cold cache and again from the warm one;
 - **stage 2** (every layer trains, ``--stage2-epochs`` epochs): ``train_model`` against
-  :func:`course_utils.pipeline.training.fit` with the loader settings of :mod:`course_utils.pipeline.loaders`;
+  the course's stage 2 (:func:`course_utils.pipeline.transfer.train_stage2`, ``fit`` under the run context);
 
 and prints wall time, images/s, peak memory, the fraction of time spent waiting for data,
 the best validation accuracy of each side, and the ratios against the targets.
@@ -79,9 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--views", type=int, default=0,
                         help="also run stage 1 on K cached augmented views (default 0: off)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers of the course's side "
-                        "(default: course_utils.pipeline.loaders.loader_settings)")
+                        "(default: course_utils.env.run_context decides)")
     parser.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
-                        help="course's side (auto: on, except on Apple MPS; measured faster on CPU and CUDA)")
+                        help="course's side (auto: course_utils.env.run_context decides)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the course's stage-2 model")
     parser.add_argument("--train-batchnorm", action="store_true",
                         help="course's stage 2 trains BatchNorm too, as the notes do (default: the course's "
@@ -89,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preresize", choices=["auto", "on", "off"], default="auto",
                         help="course's stage 2 on a pre-resized copy of the images (auto: when the files are "
                              "more than 1.25 times the training resize)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: course_utils.env.get_device)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: course_utils.env.run_context decides)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--ceiling-steps", type=int, default=None, help="timed steps of the ceiling (0: skip)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny images, few of them, 2+1 epochs")
@@ -135,11 +135,10 @@ def warm_file_cache(data: BenchData) -> None:
 
 def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir: Path) -> dict:
     """Everything for one data set; returns the numbers (and prints as it goes)."""
+    from benchmarks.resized_cache import resized_copy
+    from benchmarks.timing import time_image_pipeline
     from course_utils.data.transforms import eval_transform, train_transform
-    from course_utils.pipeline.loaders import time_image_pipeline
     from course_utils.pipeline.models import OFFLINE_MODEL, build_model
-    from course_utils.pipeline.training import amp_dtype
-    from course_utils.storage.resized_cache import resized_copy
 
     out: dict = {"data": data.name, "train_images": len(data.train), "valid_images": len(data.valid),
                  "classes": len(data.classes), "results": [], "load_before": load_average()}
@@ -176,9 +175,9 @@ def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir:
     steps = args.ceiling_steps if args.ceiling_steps is not None else (20 if cfg.device.type == "cuda" else 3)
     if not args.stage1_only and steps > 0:
         model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=False)
-        cl = cfg.channels_last if cfg.channels_last is not None else cfg.device.type == "cuda"
-        settings = [(cl, amp_dtype(cfg.device))]
-        if (cl, amp_dtype(cfg.device)) != (False, None):
+        cl, dtype = cfg.context.channels_last, cfg.context.amp_dtype
+        settings = [(cl, dtype)]
+        if (cl, dtype) != (False, None):
             settings.append((False, None))  # what the notes' loop could reach at best
         out["ceiling"] = []
         for channels_last, dtype in settings:
@@ -328,19 +327,20 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from course_utils.env import get_device
+    from course_utils.env import run_context
 
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = get_device(prefer=args.device) if args.device else get_device()
+    context = run_context(device=args.device, num_workers=args.workers,
+                          channels_last={"auto": None, "on": True, "off": False}[args.channels_last])
+    device = context.device
     cfg = Config(
         image_size=args.image_size or (224 if device.type == "cuda" else 96),
         batch_size=args.batch_size, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
-        stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, views=args.views, num_workers=args.workers,
-        channels_last={"auto": device.type != "mps", "on": True, "off": False}[args.channels_last],
-        compile=args.compile, train_batchnorm=args.train_batchnorm,
-        preresize=args.preresize, device=device, progress=not args.no_progress,
+        stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, views=args.views, compile=args.compile,
+        train_batchnorm=args.train_batchnorm, preresize=args.preresize, context=context,
+        progress=not args.no_progress,
     )
     machine = machine_description(device)
     print("Benchmark: the notes' train_model loop against the course's training path")

@@ -72,7 +72,7 @@ def _host_peak_bytes() -> int:
 
 def machine_description(device: torch.device) -> dict[str, str]:
     """CPU, cores, load, device and versions: what a results table needs to be read."""
-    from course_utils.pipeline.loaders import cpu_count
+    from course_utils.env import cpu_count
 
     cpu = platform.processor() or platform.machine()
     try:

@@ -15,13 +15,19 @@ from torch import nn
 
 from benchmarks import baseline
 from benchmarks.measure import PeakMemory
+from benchmarks.timing import TimedLoader
 from course_utils.data.flowers import FlowerFolder, flower_loaders, load_class_names
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
-from course_utils.env import seed_everything
-from course_utils.pipeline.loaders import TimedLoader, loader_settings
-from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for, unfreeze
-from course_utils.pipeline.training import evaluate, fit
-from course_utils.pipeline.transfer import checkpoint_extra, stage1_optimizer, stage2_optimizer
+from course_utils.env import RunContext, run_context, seed_everything
+from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.pipeline.training import evaluate
+from course_utils.pipeline.transfer import (
+    TransferConfig,
+    checkpoint_extra,
+    stage1_optimizer,
+    train_stage1,
+    train_stage2,
+)
 
 
 @dataclass
@@ -36,18 +42,26 @@ class Config:
     stage2_lr: float = 1e-4
     seed: int = 0
     views: int = 0
-    num_workers: int | None = None
-    channels_last: bool | None = None
     compile: bool = False
     train_batchnorm: bool = False
     preresize: str = "auto"
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    context: RunContext = field(default_factory=lambda: run_context(device="cpu"))
     progress: bool = True
 
     @property
+    def device(self) -> torch.device:
+        return self.context.device
+
+    def recipe(self) -> TransferConfig:
+        """The course's recipe with the benchmark's numbers (the notes' StepLR(7, 0.1), no early stop)."""
+        return TransferConfig(model_name=OFFLINE_MODEL, image_size=self.image_size, batch_size=self.batch_size,
+                              stage1_epochs=self.stage1_epochs, stage2_epochs=self.stage2_epochs,
+                              stage1_lr=self.stage1_lr, stage2_lr=self.stage2_lr, step_size=7, gamma=0.1,
+                              stage2_batchnorm=self.train_batchnorm, seed=self.seed, progress=False)
+
+    @property
     def settings(self) -> TransformSettings:
-        mean, std = preprocessing_for(OFFLINE_MODEL)
-        return TransformSettings(image_size=self.image_size, mean=mean, std=std)
+        return self.recipe().transform_settings()
 
 
 @dataclass
@@ -203,42 +217,32 @@ class CourseState:
 
 def course_stage1(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path, *,
                   label: str = "course", check: bool = False) -> tuple[SideResult, CourseState]:
-    """Features once (evaluation transform), then the head for ``stage1_epochs`` on them."""
-    from course_utils.pipeline.features import cached_features, fit_head
-
+    """The course's stage 1 (:func:`~course_utils.pipeline.transfer.train_stage1`): features once, then the head."""
     seed_everything(cfg.seed)
     settings = cfg.settings
     sets = course_datasets(data, eval_transform(settings), eval_transform(settings))
     model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=True)
-    optimizer, scheduler = stage1_optimizer(model, lr=cfg.stage1_lr)
     extra = checkpoint_extra(OFFLINE_MODEL, sets["train"], settings)
     checkpoint = workdir / f"{label.replace(' ', '-').replace(',', '')}-stage1.pt"
+    cached_before = set(cache_dir.glob("*.pt"))
     peak = PeakMemory(cfg.device).start()
     started = time.perf_counter()
-    features = {
-        split: cached_features(model, sets[split], num_workers=cfg.num_workers,
-                               seed=cfg.seed, device=cfg.device, cache_dir=cache_dir, progress=cfg.progress,
-                               desc=f"{split} features")
-        for split in ("train", "valid")
-    }
-    history = fit_head(model, features["train"], features["valid"], epochs=cfg.stage1_epochs, optimizer=optimizer,
-                       scheduler=scheduler, criterion=nn.NLLLoss(), batch_size=cfg.batch_size, device=cfg.device,
-                       checkpoint=checkpoint, checkpoint_extra=extra, seed=cfg.seed, progress=False)
+    history = train_stage1(model, sets, checkpoint, cfg.recipe(), context=cfg.context, extra=extra,
+                           cache_dir=cache_dir)
     _sync(cfg.device)
     seconds = time.perf_counter() - started
-    cached = all(f.from_cache for f in features.values())
-    extraction = sum(f.seconds for f in features.values())
+    head = sum(history.epoch_seconds)
+    from_cache = not (set(cache_dir.glob("*.pt")) - cached_before)
     result = SideResult(
         label, "stage 1", seconds, (len(data.train) + len(data.valid)) * cfg.stage1_epochs,
-        val_acc=history.best_acc, waiting=sum(f.waiting for f in features.values()),
-        train_images=len(data.train), train_seconds=features["train"].seconds,
-        detail="features loaded from the cache" if cached else
-        f"one backbone pass {extraction:.1f} s + head {seconds - extraction:.1f} s",
+        val_acc=history.best_acc, train_images=len(data.train) + len(data.valid), train_seconds=seconds - head,
+        detail="features loaded from the cache" if from_cache else
+        f"one backbone pass {seconds - head:.1f} s + head {head:.1f} s",
     )
     result = _finish(result, peak)
     if check:  # outside the timing: the full model, head put back, on the validation images
         loader = torch.utils.data.DataLoader(sets["valid"], batch_size=64)
-        _, accuracy = evaluate(model, loader, criterion=nn.NLLLoss(), device=cfg.device)
+        _, accuracy = evaluate(model, loader, criterion=nn.NLLLoss(), context=cfg.context)
         result.detail += f"; full model on validation images: acc {accuracy:.3f}"
     return result, CourseState(model, checkpoint, extra)
 
@@ -251,24 +255,21 @@ def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: 
     settings = cfg.settings
     sets = course_datasets(data, train_transform(settings), eval_transform(settings))
     model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=True)
-    optimizer, scheduler = stage1_optimizer(model, lr=cfg.stage1_lr)
+    optimizer, scheduler = stage1_optimizer(model, cfg.recipe())
     peak = PeakMemory(cfg.device).start()
     started = time.perf_counter()
-    train = cached_features(model, sets["train"], views=cfg.views,
-                            num_workers=cfg.num_workers, seed=cfg.seed, device=cfg.device, cache_dir=cache_dir,
-                            progress=cfg.progress, desc="augmented train features")
-    valid = cached_features(model, sets["valid"], num_workers=cfg.num_workers,
-                            seed=cfg.seed, device=cfg.device, cache_dir=cache_dir, progress=cfg.progress,
-                            desc="valid features")
+    train = cached_features(model, sets["train"], views=cfg.views, seed=cfg.seed, context=cfg.context,
+                            cache_dir=cache_dir, progress=cfg.progress, desc="augmented train features")
+    valid = cached_features(model, sets["valid"], seed=cfg.seed, context=cfg.context, cache_dir=cache_dir,
+                            progress=cfg.progress, desc="valid features")
     history = fit_head(model, train, valid, epochs=cfg.stage1_epochs, optimizer=optimizer, scheduler=scheduler,
-                       criterion=nn.NLLLoss(), batch_size=cfg.batch_size, device=cfg.device, seed=cfg.seed,
+                       criterion=nn.NLLLoss(), batch_size=cfg.batch_size, context=cfg.context, seed=cfg.seed,
                        progress=False)
     _sync(cfg.device)
     seconds = time.perf_counter() - started
     result = SideResult(
         f"course, {cfg.views} augmented views", "stage 1", seconds,
         (len(data.train) + len(data.valid)) * cfg.stage1_epochs, val_acc=history.best_acc,
-        waiting=train.waiting + valid.waiting,
         detail=f"{cfg.views} backbone passes over augmented training images"
         + (" (validation features from the cache)" if valid.from_cache else ""),
     )
@@ -276,36 +277,27 @@ def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: 
 
 
 def course_stage2(data: BenchData, cfg: Config, workdir: Path, state: CourseState) -> SideResult:
-    """Fine-tuning with fit: workers, channels_last and mixed precision where they pay, no host syncs."""
+    """The course's stage 2 (:func:`~course_utils.pipeline.transfer.train_stage2`): fit with the run context's
+    workers, ``channels_last`` and mixed precision where they pay, no host syncs."""
     seed_everything(cfg.seed)
     settings = cfg.settings
     sets = course_datasets(data, train_transform(settings), eval_transform(settings))
-    loader_kwargs = loader_settings(cfg.device, num_workers=cfg.num_workers)
-    loaders = flower_loaders(sets, batch_size=cfg.batch_size, num_workers=loader_kwargs.num_workers,
-                             pin_memory=loader_kwargs.pin_memory, seed=cfg.seed)
+    loaders = flower_loaders(sets, batch_size=cfg.batch_size, seed=cfg.seed, context=cfg.context)
     timed = {split: TimedLoader(loader) for split, loader in loaders.items()}
-    model = state.model
-    optimizer, scheduler = stage2_optimizer(model, state.checkpoint, lr=cfg.stage2_lr, model_name=OFFLINE_MODEL,
-                                            class_names=data.class_names)
-    if cfg.train_batchnorm:  # as the notes do: BatchNorm layers train too (batch statistics, weights)
-        optimizer.add_param_group({"params": unfreeze(model, batchnorm=True), "lr": cfg.stage2_lr})
     peak = PeakMemory(cfg.device).start()
     started = time.perf_counter()
-    history = fit(model, timed["train"], timed["valid"], epochs=cfg.stage2_epochs, optimizer=optimizer,
-                  scheduler=scheduler, criterion=nn.NLLLoss(), device=cfg.device, channels_last=cfg.channels_last,
-                  compile=cfg.compile, checkpoint=workdir / "course-stage2.pt", checkpoint_extra=state.extra, seed=cfg.seed,
-                  progress=False)
+    history = train_stage2(state.model, timed, state.checkpoint, workdir / "course-stage2.pt", cfg.recipe(),
+                           context=cfg.context, extra=state.extra, class_names=data.class_names,
+                           compile=cfg.compile)
     _sync(cfg.device)
     seconds = time.perf_counter() - started
-    channels_last = cfg.channels_last if cfg.channels_last is not None else cfg.device.type == "cuda"
     result = SideResult(
         "course", "stage 2", seconds, (len(data.train) + len(data.valid)) * cfg.stage2_epochs,
         val_acc=history.best_acc, waiting=sum(t.waiting for t in timed.values()),
         train_images=timed["train"].images, train_seconds=timed["train"].seconds,
-        detail=f"{history.precision}, {'channels_last' if channels_last else 'default memory format'}, "
-               f"num_workers={loader_kwargs.num_workers}{', torch.compile' if cfg.compile else ''}, "
+        detail=f"{history.precision}, {'channels_last' if cfg.context.channels_last else 'default memory format'}, "
+               f"num_workers={cfg.context.num_workers}{', torch.compile' if cfg.compile else ''}, "
                + ("BatchNorm trains, as in the notes" if cfg.train_batchnorm
                   else "BatchNorm kept frozen (course_utils.pipeline.models.unfreeze)"),
     )
-    del loaders, timed  # stop the persistent workers
     return _finish(result, peak)

@@ -1,6 +1,15 @@
-"""Where the course runs: fast mode, the device, the network, the data folder, seeds.
+"""Where the course runs, decided once: the :class:`RunContext`.
 
-Every notebook starts by asking these questions, so the answers live in one place.
+Every run asks the same questions: which device, which precision, ``channels_last`` or not,
+how many DataLoader workers, pinned memory or not, where the data lives, fast mode or the full
+run, online or offline. :func:`run_context` answers all of them in one place, at the top of a
+run (a notebook's first cells, ``run_transfer``, the benchmark, the command line), and the
+answer is passed down: the training loop, the data loaders and the caches read the context
+they are given and decide nothing themselves. This is the only module that reads the
+course's environment variables.
+
+A function called without a context uses :func:`current_context`: the context of this
+process, resolved once from the environment (or set with :func:`use_context`).
 """
 
 from __future__ import annotations
@@ -12,8 +21,31 @@ import random
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "DOWNLOAD_STALL_SECONDS",
+    "RunContext",
+    "cpu_count",
+    "current_context",
+    "data_dir",
+    "environment_report",
+    "fast_mode",
+    "get_device",
+    "is_online",
+    "pick",
+    "repo_root",
+    "reset_context",
+    "run_context",
+    "seed_everything",
+    "stall_timeout",
+    "use_context",
+]
 
 FAST_ENV_VAR = "COURSE_FAST"
 """Set to ``1`` (the test command does) to shrink data and epochs; unset for the full run."""
@@ -27,46 +59,197 @@ DATA_ENV_VAR = "COURSE_DATA_DIR"
 OFFLINE_ENV_VAR = "COURSE_OFFLINE"
 """Set to ``1`` to never try the network, even when it is there."""
 
+FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
+"""Set to a folder in the notes' layout to train on your own copy of the flowers."""
+
+PROGRESS_ENV_VAR = "COURSE_PROGRESS"
+"""Set to ``text`` for plain-text progress bars (how notebooks are executed for committing)."""
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
 T = TypeVar("T")
 
 
-def fast_mode() -> bool:
-    """True when the test command (or you) asked for the small, quick version of each run."""
-    return os.environ.get(FAST_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def pick(full: T, fast: T) -> T:
-    """Return ``full`` normally and ``fast`` in fast mode: ``EPOCHS = pick(full=10, fast=1)``."""
-    return fast if fast_mode() else full
+@dataclass(frozen=True)
+class RunContext:
+    """Every setting of a run that depends on the machine or the learner's choice, decided once.
 
-
-def get_device(prefer: str | None = None):
-    """The device to train on: CUDA, then Apple's MPS, then the CPU.
-
-    ``prefer`` (or the ``COURSE_DEVICE`` environment variable) overrides the choice;
-    asking for a device that is not there raises an error that says what is.
+    Build it with :func:`run_context` (which fills in what you do not pass); change one field
+    with ``dataclasses.replace(context, channels_last=False)``.
     """
+
+    device: torch.device
+    precision: str
+    """``"fp32"``, or ``"bf16"``/``"fp16"`` for mixed precision (CUDA only)."""
+    channels_last: bool
+    """Feed 4-D images to convolutions in the channels-last memory layout."""
+    num_workers: int
+    """DataLoader worker processes."""
+    pin_memory: bool
+    data_dir: Path
+    """Where data sets, caches and checkpoints live."""
+    fast: bool
+    """The small, quick version of each run (the test command's)."""
+    offline: bool
+    """Never try the network."""
+    flowers_dir: Path | None = None
+    """A folder of flowers in the notes' layout chosen by the learner, if any."""
+    text_progress: bool = False
+    """Plain-text progress bars instead of notebook widgets (``COURSE_PROGRESS=text``): a notebook
+    executed for committing then stores each bar's final state, which a widget does not."""
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        """The autocast dtype, or None for plain float32."""
+        import torch
+
+        return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """``torch.autocast`` at this precision, or a no-op context for float32."""
+        import torch
+
+        dtype = self.amp_dtype
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def loader_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``DataLoader(...)`` that decide speed, not results.
+
+        Workers are not kept alive between epochs (no ``persistent_workers``): each epoch's
+        workers take their seeds from the loader's generator, which ``fit`` reseeds every
+        epoch, so a resumed run draws the same augmentations as an uninterrupted one.
+        """
+        return {"num_workers": self.num_workers, "pin_memory": self.pin_memory}
+
+    def progress_bar(self, **kwargs: Any) -> Any:
+        """A tqdm progress bar: a widget in a notebook (``tqdm.auto``), or plain text."""
+        if self.text_progress:
+            from tqdm.std import tqdm
+        else:
+            from tqdm.auto import tqdm
+        return tqdm(**kwargs)
+
+    def pick(self, full: T, fast: T) -> T:
+        """``full`` normally and ``fast`` in fast mode: ``EPOCHS = context.pick(full=10, fast=1)``."""
+        return fast if self.fast else full
+
+    def describe(self) -> str:
+        """One line for a notebook to print."""
+        return (f"device {self.device}, precision {self.precision}, channels_last "
+                f"{self.channels_last}, {self.num_workers} loader worker(s), "
+                f"{'fast' if self.fast else 'full'} mode, {'offline' if self.offline else 'network allowed'}")
+
+
+def run_context(
+    *,
+    device: torch.device | str | None = None,
+    precision: str | None = None,
+    channels_last: bool | None = None,
+    num_workers: int | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    fast: bool | None = None,
+    offline: bool | None = None,
+    flowers_dir: str | os.PathLike[str] | None = None,
+) -> RunContext:
+    """Decide every setting of a run: what you pass wins, then the environment, then the machine.
+
+    - **device**: ``COURSE_DEVICE``, else CUDA, then Apple's MPS, then the CPU.
+    - **precision**: on CUDA bfloat16 where the GPU has it (no gradient scaler needed), float16
+      otherwise; float32 on the CPU and MPS (asking for mixed precision there is an error).
+    - **channels_last**: on for CUDA and the CPU (measured 1.2-1.4× faster for convolutions on
+      a laptop CPU too, see benchmarks/RESULTS.md), off on MPS.
+    - **num_workers**: in fast mode 0 (starting processes costs more than a tiny run saves);
+      on CUDA the CPU only prepares data, so up to 8 (one core left for the training
+      process); on the CPU the model's own arithmetic uses every core, so one worker per
+      four cores, at least one when there are two, so that decoding overlaps computing.
+    - **pin_memory**: with CUDA only (page-locked memory lets copies overlap computing).
+    - **data_dir**: ``COURSE_DATA_DIR``, else ``data/`` in the course checkout, else
+      ``~/.cache/cnn-course`` (created if missing).
+    - **fast**: ``COURSE_FAST=1``; **offline**: ``COURSE_OFFLINE=1``;
+      **flowers_dir**: ``COURSE_FLOWERS_DIR``; plain-text progress bars: ``COURSE_PROGRESS=text``.
+    """
+    resolved = _device(device)
+    if precision is None:
+        precision = _default_precision(resolved)
+    elif precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    elif precision != "fp32" and resolved.type != "cuda":
+        raise ValueError(
+            f"Mixed precision ({precision}) needs a CUDA GPU, but this run uses {resolved.type!r}. "
+            "Leave precision=None (mixed precision is then used on CUDA only) or pass 'fp32'."
+        )
+    fast = _flag(FAST_ENV_VAR) if fast is None else bool(fast)
+    if num_workers is None:
+        num_workers = _default_workers(resolved, fast)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an integer of 0 or more, got {num_workers!r}.")
+    flowers = flowers_dir if flowers_dir is not None else os.environ.get(FLOWERS_ENV_VAR) or None
+    return RunContext(
+        device=resolved,
+        precision=precision,
+        channels_last=resolved.type in {"cuda", "cpu"} if channels_last is None else bool(channels_last),
+        num_workers=num_workers,
+        pin_memory=resolved.type == "cuda",
+        data_dir=_data_dir(data_dir),
+        fast=fast,
+        offline=_flag(OFFLINE_ENV_VAR) if offline is None else bool(offline),
+        flowers_dir=Path(flowers).expanduser() if flowers is not None else None,
+        text_progress=os.environ.get(PROGRESS_ENV_VAR, "").strip().lower() == "text",
+    )
+
+
+_CURRENT: RunContext | None = None
+
+
+def current_context() -> RunContext:
+    """This process's context: :func:`run_context` with no arguments, resolved once."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = run_context()
+    return _CURRENT
+
+
+def use_context(context: RunContext) -> RunContext:
+    """Make ``context`` what functions called without one use from now on; returns it."""
+    global _CURRENT
+    if not isinstance(context, RunContext):
+        raise TypeError(f"use_context takes a RunContext (from run_context()), got {type(context).__name__}.")
+    _CURRENT = context
+    return context
+
+
+def reset_context() -> None:
+    """Forget the process's context, so the next :func:`current_context` reads the environment again."""
+    global _CURRENT
+    _CURRENT = None
+
+
+def _device(wanted: torch.device | str | None) -> torch.device:
     import torch
 
-    wanted = prefer or os.environ.get(DEVICE_ENV_VAR) or None
-    if wanted:
-        device = torch.device(wanted)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(
-                f"Device {wanted!r} was asked for, but PyTorch sees no CUDA GPU here. "
-                f"Unset {DEVICE_ENV_VAR} or pass prefer='cpu'."
-            )
-        if device.type == "mps" and not _mps_available():
-            raise RuntimeError(
-                f"Device {wanted!r} was asked for, but Apple's MPS backend is not available. "
-                f"Unset {DEVICE_ENV_VAR} or pass prefer='cpu'."
-            )
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if _mps_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    wanted = wanted if wanted is not None else os.environ.get(DEVICE_ENV_VAR) or None
+    if wanted is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    device = torch.device(wanted)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"Device {str(wanted)!r} was asked for, but PyTorch sees no CUDA GPU here. "
+            f"Unset {DEVICE_ENV_VAR} or ask for 'cpu'."
+        )
+    if device.type == "mps" and not _mps_available():
+        raise RuntimeError(
+            f"Device {str(wanted)!r} was asked for, but Apple's MPS backend is not available. "
+            f"Unset {DEVICE_ENV_VAR} or ask for 'cpu'."
+        )
+    return device
 
 
 def _mps_available() -> bool:
@@ -76,13 +259,81 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def _default_precision(device: torch.device) -> str:
+    import torch
+
+    if device.type != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def _default_workers(device: torch.device, fast: bool) -> int:
+    if fast:
+        return 0
+    cores = cpu_count()
+    if device.type == "cuda":
+        return min(8, max(1, cores - 1))
+    return min(4, cores // 4) or (1 if cores >= 2 else 0)
+
+
+def _data_dir(given: str | os.PathLike[str] | None) -> Path:
+    chosen = given if given is not None else os.environ.get(DATA_ENV_VAR) or None
+    if chosen is not None:
+        path = Path(chosen).expanduser()
+    elif (root := repo_root()) is not None:
+        path = root / "data"
+    else:
+        path = Path.home() / ".cache" / "cnn-course"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# Short answers, read from the current context ---------------------------------------
+
+
+def fast_mode() -> bool:
+    """True when the test command (or you) asked for the small, quick version of each run."""
+    return current_context().fast
+
+
+def pick(full: T, fast: T) -> T:
+    """Return ``full`` normally and ``fast`` in fast mode: ``EPOCHS = pick(full=10, fast=1)``."""
+    return current_context().pick(full, fast)
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The device to train on: ``prefer`` if given (checked), else the current context's."""
+    return _device(prefer) if prefer is not None else current_context().device
+
+
+def data_dir() -> Path:
+    """The folder for data sets, caches and checkpoints (the current context's)."""
+    path = current_context().data_dir
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cpu_count() -> int:
+    """The CPU cores this process may use (its affinity, which containers restrict), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
+def repo_root() -> Path | None:
+    """The course checkout this package was installed from, if it was installed editable."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file() else None
+
+
 def is_online(host: str = "download.pytorch.org", port: int = 443, timeout: float = 2.0) -> bool:
     """True when a TCP connection to ``host`` opens within ``timeout`` seconds.
 
-    Never hangs: a blocked or absent network answers False within the timeout.
-    ``COURSE_OFFLINE=1`` makes it answer False without trying.
+    Never hangs: a blocked or absent network answers False within the timeout. An offline
+    context (``COURSE_OFFLINE=1``) answers False without trying.
     """
-    if os.environ.get(OFFLINE_ENV_VAR, "").strip() in {"1", "true", "yes"}:
+    if current_context().offline:
         return False
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -113,29 +364,6 @@ def stall_timeout(seconds: float | None = None) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
-def repo_root() -> Path | None:
-    """The course checkout this package was installed from, if it was installed editable."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file() else None
-
-
-def data_dir() -> Path:
-    """The folder for data sets, caches and checkpoints (created if missing).
-
-    ``COURSE_DATA_DIR`` wins; otherwise ``data/`` in the course checkout; otherwise
-    ``~/.cache/cnn-course``.
-    """
-    env = os.environ.get(DATA_ENV_VAR)
-    if env:
-        path = Path(env).expanduser()
-    elif (root := repo_root()) is not None:
-        path = root / "data"
-    else:
-        path = Path.home() / ".cache" / "cnn-course"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so that a run can be repeated."""
     import numpy as np
@@ -146,17 +374,15 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def environment_report() -> dict[str, str]:
+def environment_report(context: RunContext | None = None) -> dict[str, str]:
     """What notebook 00 prints: versions, device, network, data folder, mode."""
     import numpy as np
     import torch
     import torchvision
 
-    device = get_device()
-    if device.type == "cuda":
-        device_text = f"cuda ({torch.cuda.get_device_name(device)})"
-    else:
-        device_text = device.type
+    context = context or current_context()
+    device = context.device
+    device_text = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
     return {
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.machine()}",
@@ -166,6 +392,7 @@ def environment_report() -> dict[str, str]:
         "device": device_text,
         "CPU threads": str(torch.get_num_threads()),
         "network": "online" if is_online() else "offline",
-        "data folder": str(data_dir()),
-        "mode": "fast (COURSE_FAST=1)" if fast_mode() else "full",
+        "data folder": str(context.data_dir),
+        "mode": "fast (COURSE_FAST=1)" if context.fast else "full",
     }
+

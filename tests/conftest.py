@@ -18,3 +18,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def fresh_run_context():
+    """Each test resolves the run context anew, so environment variables it sets take effect."""
+    from course_utils.env import reset_context
+
+    reset_context()
+    yield
+    reset_context()

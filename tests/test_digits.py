@@ -10,7 +10,6 @@ import torch
 
 from course_utils.data.digits import (
     GENERATED,
-    MNIST,
     DigitImages,
     digits_source,
     generate_digits,
@@ -44,7 +43,7 @@ def test_generated_digits_differ_by_class():
 
 def test_load_generated_digits_gives_float_items_through_the_transform():
     digits = load_digits(source="generated", train_size=50, val_size=20, transform=lambda x: x * 2)
-    assert digits.source == GENERATED and "generated" in digits.describe()
+    assert digits.source.kind == GENERATED and "generated" in digits.describe()
     assert (len(digits.train), len(digits.val)) == (50, 20)
     image, label = digits.train[0]
     assert image.shape == (1, 28, 28) and image.dtype == torch.float32
@@ -57,7 +56,7 @@ def test_offline_choice_is_fast_and_falls_back_to_generated(tmp_path, monkeypatc
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     started = time.perf_counter()
     assert digits_source("auto", root=tmp_path) == GENERATED
-    assert load_digits(train_size=10, val_size=10, root=tmp_path).source == GENERATED
+    assert load_digits(train_size=10, val_size=10, root=tmp_path).source.kind == GENERATED
     with pytest.raises(RuntimeError, match="source='generated'"):
         load_digits(source="mnist", train_size=10, val_size=10, root=tmp_path)
     assert time.perf_counter() - started < 10
@@ -88,7 +87,7 @@ def test_mnist_on_disk_is_used_offline_through_torchvision(tmp_path, monkeypatch
     root = fake_mnist(tmp_path)
     assert mnist_on_disk(root)
     digits = load_digits(train_size=20, val_size=5, root=root)
-    assert digits.source == MNIST and "MNIST" in digits.describe()
+    assert digits.source.name == "MNIST" and "MNIST" in digits.describe()
     assert isinstance(digits.train, DigitImages) and (len(digits.train), len(digits.val)) == (20, 5)
     image, label = digits.val[0]
     assert image.shape == (1, 28, 28) and 0 <= label <= 9

@@ -1,7 +1,8 @@
-"""course_utils.env: fast mode, device choice, the network check, the data folder."""
+"""course_utils.env: the run context is decided once, from arguments, the environment and the machine."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 
@@ -14,27 +15,48 @@ from course_utils import env
 def test_pick_follows_fast_mode(monkeypatch):
     monkeypatch.setenv(env.FAST_ENV_VAR, "1")
     assert env.fast_mode() and env.pick(full=10, fast=1) == 1
+    assert env.run_context(fast=False).pick(full=10, fast=1) == 10
     monkeypatch.setenv(env.FAST_ENV_VAR, "0")
-    assert not env.fast_mode() and env.pick(full=10, fast=1) == 10
-    monkeypatch.delenv(env.FAST_ENV_VAR)
-    assert env.pick(full="full", fast="fast") == "full"
+    assert env.run_context().pick(full="full", fast="fast") == "full"
 
 
-def test_get_device_defaults_to_what_is_there(monkeypatch):
+def test_the_context_is_resolved_once_and_can_be_replaced(monkeypatch):
+    monkeypatch.setenv(env.FAST_ENV_VAR, "1")
+    first = env.current_context()
+    monkeypatch.setenv(env.FAST_ENV_VAR, "0")
+    assert env.current_context() is first and env.fast_mode()  # decided once
+    env.use_context(dataclasses.replace(first, fast=False))
+    assert not env.fast_mode()
+    with pytest.raises(TypeError, match="RunContext"):
+        env.use_context({"fast": True})
+
+
+def test_device_defaults_to_what_is_there_and_can_be_overridden(monkeypatch):
     monkeypatch.delenv(env.DEVICE_ENV_VAR, raising=False)
-    expected = "cuda" if torch.cuda.is_available() else None
-    device = env.get_device()
-    if expected:
-        assert device.type == expected
+    device = env.run_context().device
+    assert device.type == ("cuda" if torch.cuda.is_available() else device.type)
     assert torch.zeros(1, device=device).device.type == device.type
-
-
-def test_get_device_override_and_clear_error(monkeypatch):
     monkeypatch.setenv(env.DEVICE_ENV_VAR, "cpu")
-    assert env.get_device().type == "cpu"
+    assert env.run_context().device.type == "cpu" and env.get_device().type == "cpu"
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
-            env.get_device("cuda")
+            env.run_context(device="cuda")
+
+
+def test_cpu_context_decisions():
+    context = env.run_context(device="cpu", fast=False)
+    assert context.precision == "fp32" and context.amp_dtype is None
+    assert context.channels_last and not context.pin_memory
+    cores = env.cpu_count()
+    assert context.num_workers == (min(4, cores // 4) or (1 if cores >= 2 else 0))
+    assert env.run_context(device="cpu", fast=True).num_workers == 0  # no processes for tiny runs
+    assert env.run_context(device="cpu", num_workers=3).loader_kwargs() == {"num_workers": 3, "pin_memory": False}
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        env.run_context(device="cpu", precision="bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        env.run_context(precision="int8")
+    with pytest.raises(ValueError, match="num_workers"):
+        env.run_context(num_workers=-1)
 
 
 def test_is_online_answers_quickly_when_told_offline(monkeypatch):
@@ -62,10 +84,11 @@ def test_is_online_is_true_when_something_answers(monkeypatch):
         assert env.is_online(host="127.0.0.1", port=server.getsockname()[1], timeout=1.0)
 
 
-def test_data_dir_honours_the_environment(monkeypatch, tmp_path):
+def test_data_dir_honours_the_environment_and_the_argument(monkeypatch, tmp_path):
     target = tmp_path / "somewhere else"
     monkeypatch.setenv(env.DATA_ENV_VAR, str(target))
     assert env.data_dir() == target and target.is_dir()
+    assert env.run_context(data_dir=tmp_path / "given").data_dir == tmp_path / "given"
 
 
 def test_seed_everything_repeats_random_draws():

@@ -14,18 +14,28 @@ from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.pipeline import features as features_module
+from course_utils.pipeline.backbone import head_module, inference_backbone
 from course_utils.pipeline.features import (
     FeatureSet,
     cached_features,
     extract_features,
     feature_key,
     fit_head,
-    inference_backbone,
-    split_head,
 )
-from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.pipeline.models import (
+    OFFLINE_MODEL,
+    build_model,
+    head_of,
+    preprocessing_for,
+    record_head,
+)
 from course_utils.pipeline.training import evaluate, fit
-from course_utils.pipeline.transfer import checkpoint_extra, stage1_optimizer, stage2_optimizer
+from course_utils.pipeline.transfer import (
+    TransferConfig,
+    checkpoint_extra,
+    stage1_optimizer,
+    stage2_optimizer,
+)
 from course_utils.storage.checkpoints import load_checkpoint
 
 
@@ -44,25 +54,31 @@ def settings(size: int = 64) -> TransformSettings:
 def tiny_model(num_classes: int = 12, seed: int = 0) -> nn.Module:
     """A small CNN with the notes' head: convolution, BatchNorm, pooling, dropout, Linear + LogSoftmax."""
     torch.manual_seed(seed)
-    return nn.Sequential(
+    model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
         nn.Sequential(nn.Linear(16, num_classes), nn.LogSoftmax(dim=1)),
     )
+    record_head(model, "9", dropout=0.3)
+    return model
 
 
 # --- where the head is -------------------------------------------------------------------
 
 
-def test_the_head_is_the_notes_sequential_behind_its_dropout():
+def test_build_model_records_the_notes_head_and_its_dropout():
     model = build_model(OFFLINE_MODEL, 5)
-    split = split_head(model)
-    assert split.name == "fc" and isinstance(split.head, nn.Sequential)
-    assert split.dropout == pytest.approx(0.2)
+    assert head_of(model).name == "fc" and isinstance(head_module(model), nn.Sequential)
+    assert head_of(model).dropout == pytest.approx(0.2)
     plain = build_model(OFFLINE_MODEL, 5, log_softmax=False)
-    assert split_head(plain).name == "fc" and isinstance(split_head(plain).head, nn.Linear)
-    assert split_head(tiny_model()).name == "9" and split_head(tiny_model()).dropout == pytest.approx(0.3)
+    assert head_of(plain).name == "fc" and isinstance(head_module(plain), nn.Linear)
+    with pytest.raises(ValueError, match="record_head"):
+        head_of(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)))
+    squeeze = nn.Sequential(nn.Conv2d(3, 4, 1))
+    record_head(squeeze, "0")
+    with pytest.raises(ValueError, match="not a Linear layer"):
+        head_module(squeeze)
 
 
 def test_the_inference_backbone_folds_batchnorm_and_gives_the_head_its_input():
@@ -90,6 +106,7 @@ def test_a_batchnorm_that_runs_before_its_convolution_is_not_folded():
 
     torch.manual_seed(0)
     model = NormFirst()
+    record_head(model, "fc")
     with torch.no_grad():  # statistics far from the identity, so a wrong fold shows
         model.bn.running_mean.uniform_(-2, 2)
         model.bn.running_var.uniform_(0.2, 3)
@@ -98,7 +115,7 @@ def test_a_batchnorm_that_runs_before_its_convolution_is_not_folded():
     with torch.no_grad():
         assert not torch.allclose(inference_backbone(model)(x), inference_backbone(model, fold_batchnorm=False)(x),
                                   atol=1e-3)
-    features, _ = extract_features(model, [(x, torch.zeros(6, dtype=torch.long))], device="cpu", progress=False)
+    features, _ = extract_features(model, [(x, torch.zeros(6, dtype=torch.long))], progress=False)
     with torch.no_grad():
         assert torch.allclose(model.fc(features), model(x), atol=1e-5)
 
@@ -113,8 +130,10 @@ def test_a_model_that_does_something_after_its_head_is_refused():
             return 2 * self.fc(self.body(x))
 
     loader = [(torch.randn(4, 3, 2, 2), torch.zeros(4, dtype=torch.long))]
+    doubled = Doubled()
+    record_head(doubled, "fc")
     with pytest.raises(ValueError, match="after the head"):
-        extract_features(Doubled(), loader, device="cpu", progress=False)
+        extract_features(doubled, loader, progress=False)
 
 
 # --- the same head as stage 1 on images --------------------------------------------------
@@ -127,26 +146,26 @@ def test_cached_features_train_the_head_as_well_as_stage1_on_images(flowers, tmp
 
     torch.manual_seed(0)
     on_images = build_model(OFFLINE_MODEL, 12)
-    optimizer, scheduler = stage1_optimizer(on_images, lr=3e-3)
+    optimizer, scheduler = stage1_optimizer(on_images, TransferConfig(stage1_lr=3e-3))
     plain = fit(on_images, DataLoader(sets["train"], batch_size=16, shuffle=True,
                                       generator=torch.Generator().manual_seed(0)),
                 DataLoader(sets["valid"], batch_size=36), epochs=epochs, optimizer=optimizer,
-                scheduler=scheduler, criterion=nn.NLLLoss(), device="cpu", progress=False)
+                scheduler=scheduler, criterion=nn.NLLLoss(), progress=False)
 
     torch.manual_seed(0)
     model = build_model(OFFLINE_MODEL, 12)
-    optimizer, scheduler = stage1_optimizer(model, lr=3e-3)
-    train = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
-    valid = cached_features(model, sets["valid"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
+    optimizer, scheduler = stage1_optimizer(model, TransferConfig(stage1_lr=3e-3))
+    train = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
+    valid = cached_features(model, sets["valid"], cache_dir=tmp_path, progress=False)
     cached = fit_head(model, train, valid, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-                      criterion=nn.NLLLoss(), batch_size=16, device="cpu", progress=False)
+                      criterion=nn.NLLLoss(), batch_size=16, progress=False)
 
     chance = 1 / 12
     assert plain.best_acc > 3 * chance and cached.best_acc > 3 * chance
     assert abs(plain.best_acc - cached.best_acc) <= 0.2, (plain.best_acc, cached.best_acc)  # 36 images: noise
     assert cached.train_loss[-1] < cached.train_loss[0]
     # the trained head is the model's own head: the full model on images agrees with the features
-    _, accuracy = evaluate(model, DataLoader(sets["valid"], batch_size=36), criterion=nn.NLLLoss(), device="cpu")
+    _, accuracy = evaluate(model, DataLoader(sets["valid"], batch_size=36), criterion=nn.NLLLoss())
     assert accuracy == pytest.approx(cached.best_acc, abs=1.5 / len(sets["valid"]))
 
 
@@ -156,12 +175,12 @@ def test_the_stage1_checkpoint_feeds_stage2_unchanged(flowers, tmp_path):
     model = tiny_model()
     for p in list(model.parameters())[:-2]:
         p.requires_grad = False
-    optimizer, scheduler = stage1_optimizer(model, lr=1e-2)
-    train = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
-    valid = cached_features(model, sets["valid"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
+    optimizer, scheduler = stage1_optimizer(model, TransferConfig(stage1_lr=1e-2))
+    train = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
+    valid = cached_features(model, sets["valid"], cache_dir=tmp_path, progress=False)
     extra = checkpoint_extra("tiny", sets["train"], settings(48))
     history = fit_head(model, train, valid, epochs=2, optimizer=optimizer, scheduler=scheduler,
-                       criterion=nn.NLLLoss(), device="cpu", checkpoint=tmp_path / "stage1.pt",
+                       criterion=nn.NLLLoss(), checkpoint=tmp_path / "stage1.pt",
                        checkpoint_extra=extra, progress=False)
     state = load_checkpoint(tmp_path / "stage1.pt")
     assert state["best_epoch"] == history.best_epoch and state["stage1"]["views"] == 1
@@ -170,7 +189,7 @@ def test_the_stage1_checkpoint_feeds_stage2_unchanged(flowers, tmp_path):
     fresh = tiny_model(seed=1)
     for p in list(fresh.parameters())[:-2]:
         p.requires_grad = False
-    optimizer, _ = stage2_optimizer(fresh, tmp_path / "stage1.pt", lr=1e-4, model_name="tiny",
+    optimizer, _ = stage2_optimizer(fresh, tmp_path / "stage1.pt", TransferConfig(model_name="tiny", stage2_lr=1e-4),
                                     class_names=sets["train"].class_names)
     assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values(),
                                                  strict=True))
@@ -185,14 +204,14 @@ def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_
     sets = flower_datasets(flowers, eval_transform(settings(48)), eval_transform(settings(48)),
                            max_per_class={"train": 2, "valid": 1, "test": 1})
     model = tiny_model()
-    first = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
+    first = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
     assert not first.from_cache and first.features.shape == (1, 24, 16) and first.path.is_file()
 
     calls = []
     real_extract = features_module.extract_features
     monkeypatch.setattr(features_module, "extract_features",
                         lambda *a, **k: calls.append(1) or real_extract(*a, **k))
-    again = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
+    again = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
     assert again.from_cache and not calls and torch.equal(again.features, first.features)
 
     with torch.no_grad():  # the head changes in stage 1; the features do not depend on it
@@ -201,7 +220,7 @@ def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_
 
     with torch.no_grad():  # a different backbone: different features
         model[0].weight.mul_(1.01)
-    changed = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
+    changed = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
     assert not changed.from_cache and changed.key != first.key and len(calls) == 1
 
     sets["train"].transform = eval_transform(settings(40))  # a different transform
@@ -213,23 +232,14 @@ def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_
     assert feature_key(model, sets["train"]) != changed.key
 
 
-def test_a_damaged_cache_file_is_recomputed(flowers, tmp_path):
-    sets = flower_datasets(flowers, eval_transform(settings(48)), None, max_per_class=1)
-    model = tiny_model()
-    first = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
-    first.path.write_bytes(b"not a tensor file")
-    again = cached_features(model, sets["train"], device="cpu", num_workers=0, cache_dir=tmp_path, progress=False)
-    assert not again.from_cache and torch.allclose(again.features, first.features)
-
-
 def test_augmented_views_differ_are_reproducible_and_cycle_by_epoch(flowers, tmp_path):
     sets = flower_datasets(flowers, train_transform(settings(48)), None, max_per_class=1)
     model = tiny_model()
-    views = cached_features(model, sets["train"], views=3, device="cpu", num_workers=0, cache_dir=tmp_path,
+    views = cached_features(model, sets["train"], views=3, cache_dir=tmp_path,
                             progress=False)
     assert views.views == 3 and len(views) == 12
     assert not torch.allclose(views.features[0], views.features[1])
-    again = cached_features(model, sets["train"], views=3, device="cpu", num_workers=0,
+    again = cached_features(model, sets["train"], views=3,
                             cache_dir=tmp_path / "elsewhere", progress=False)
     assert torch.equal(again.features, views.features)  # each view is seeded
 

@@ -11,17 +11,18 @@ import pytest
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from course_utils.data import flowers, synthetic_flowers
+from course_utils.data import flowers102, synthetic_flowers
 from course_utils.data.flowers import (
-    FLOWERS_ENV_VAR,
     FlowerFolder,
     check_layout,
     find_flowers,
     flower_datasets,
     flower_loaders,
-    flowers102_names,
 )
+from course_utils.data.flowers102 import flowers102_names
+from course_utils.data.sources import DataSourceWarning
 from course_utils.data.synthetic_flowers import make_synthetic_flowers, species_names
+from course_utils.env import FLOWERS_ENV_VAR, run_context
 from course_utils.storage.folders import PARTIAL_MARKER
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "flowers102-small"
@@ -120,7 +121,7 @@ def test_loaders_are_reproducible_and_cross_processes(tmp_path):
     sets = flower_datasets(root, train_transform=np.array, eval_transform=np.array)
 
     def first_epoch(workers):
-        loader = flower_loaders(sets, batch_size=2, num_workers=workers, seed=3)["train"]
+        loader = flower_loaders(sets, batch_size=2, seed=3, context=run_context(device="cpu", num_workers=workers))["train"]
         return [t for _, targets in loader for t in targets.tolist()]
 
     assert first_epoch(0) == first_epoch(0)
@@ -139,20 +140,19 @@ def test_the_environment_variable_names_the_folder(monkeypatch, tmp_path):
     assert "real photographs" in source.banner()
     monkeypatch.setenv(FLOWERS_ENV_VAR, str(tmp_path / "typo"))
     with pytest.raises(FileNotFoundError, match=FLOWERS_ENV_VAR):
-        find_flowers()
+        find_flowers(context=run_context())  # a new run reads the environment again
 
 
 # --- source 3: the synthetic default ------------------------------------------------------
 
 
-def test_the_default_offline_is_the_synthetic_set_with_a_warning_banner(no_flowers_env, capsys):
-    source = find_flowers(download=True, synthetic_size=32, synthetic_per_class=(2, 1, 1), progress=False)
-    printed = capsys.readouterr().out
-    assert "network is not reachable" in printed and "synthetic flowers instead" in printed
-    assert source.kind == "synthetic" and source.is_synthetic
+def test_the_default_offline_is_the_synthetic_set_with_a_warning_banner(no_flowers_env):
+    with pytest.warns(DataSourceWarning, match=r"(?s)network is not reachable.*using the synthetic flowers instead"):
+        source = find_flowers(download=True, synthetic_size=32, synthetic_per_class=(2, 1, 1), progress=False)
+    assert source.kind == "generated" and source.is_generated
     assert source.root.parent == no_flowers_env
     assert source.num_classes == len(species_names()) >= 10
-    assert "not Flowers-102 numbers" in source.banner()
+    assert "not real-data numbers" in source.banner() and "COURSE_FLOWERS_DIR" in source.banner()
 
 
 def _digest(root: Path) -> str:
@@ -228,9 +228,9 @@ def fake_official_download(root: Path) -> None:
 
 
 def test_the_download_is_converted_into_the_notes_layout(no_flowers_env, monkeypatch):
-    monkeypatch.setattr(flowers, "is_online", lambda: True)
-    monkeypatch.setattr(flowers, "_torchvision_download", fake_official_download)
-    final = flowers.download_flowers102(progress=False)
+    monkeypatch.setattr(flowers102, "is_online", lambda: True)
+    monkeypatch.setattr(flowers102, "_torchvision_download", fake_official_download)
+    final = flowers102.download_flowers102(progress=False)
     assert final == no_flowers_env / "flowers102"
     assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*.jpg")) == [
         "test/102/image_00006.jpg", "train/1/image_00001.jpg", "train/102/image_00003.jpg",
@@ -239,7 +239,7 @@ def test_the_download_is_converted_into_the_notes_layout(no_flowers_env, monkeyp
     assert json.loads((final / "cat_to_name.json").read_text()) == flowers102_names()
     assert [p.name for p in no_flowers_env.iterdir()] == ["flowers102"]  # no leftovers
     source = find_flowers()  # a finished download is found again, offline
-    assert source.kind == "flowers102" and source.splits == {"train": 3, "valid": 2, "test": 1}
+    assert source.kind == "download" and source.splits == {"train": 3, "valid": 2, "test": 1}
     sets = flower_datasets(source)
     assert sets["train"].classes == ["1", "102", "2"]
     assert sets["train"].class_names == ["pink primrose", "blackberry lily", "hard-leaved pocket orchid"]
@@ -250,17 +250,17 @@ def test_a_failed_download_leaves_nothing_that_looks_like_data(no_flowers_env, m
         fake_official_download(root)
         raise RuntimeError("File not found or corrupted.")  # what a bad checksum raises
 
-    monkeypatch.setattr(flowers, "is_online", lambda: True)
-    monkeypatch.setattr(flowers, "_torchvision_download", broken)
+    monkeypatch.setattr(flowers102, "is_online", lambda: True)
+    monkeypatch.setattr(flowers102, "_torchvision_download", broken)
     with pytest.raises(RuntimeError, match="corrupted"):
-        flowers.download_flowers102(progress=False)
+        flowers102.download_flowers102(progress=False)
     assert list(no_flowers_env.iterdir()) == []
     # A leftover of a killed process is ignored, then cleaned up by the next attempt.
     stale = no_flowers_env / f"flowers102{PARTIAL_MARKER}killed"
     (stale / "train" / "1").mkdir(parents=True)
-    assert find_flowers(synthetic_size=32, synthetic_per_class=(1, 1, 1), progress=False).kind == "synthetic"
+    assert find_flowers(synthetic_size=32, synthetic_per_class=(1, 1, 1), progress=False).kind == "generated"
     with pytest.raises(RuntimeError):
-        flowers.download_flowers102(progress=False)
+        flowers102.download_flowers102(progress=False)
     assert not stale.exists()
 
 
@@ -269,11 +269,11 @@ def test_a_download_without_network_says_what_to_do(no_flowers_env, monkeypatch)
         raise ConnectionResetError("connection reset by peer")
 
     with pytest.raises(RuntimeError, match="network is not reachable"):
-        flowers.download_flowers102(progress=False)  # COURSE_OFFLINE=1: not even tried
-    monkeypatch.setattr(flowers, "is_online", lambda: True)
-    monkeypatch.setattr(flowers, "_torchvision_download", lost_connection)
+        flowers102.download_flowers102(progress=False)  # COURSE_OFFLINE=1: not even tried
+    monkeypatch.setattr(flowers102, "is_online", lambda: True)
+    monkeypatch.setattr(flowers102, "_torchvision_download", lost_connection)
     with pytest.raises(RuntimeError, match=r"failed \(connection reset by peer\); nothing was kept"):
-        flowers.download_flowers102(progress=False)
+        flowers102.download_flowers102(progress=False)
     assert list(no_flowers_env.iterdir()) == []
 
 

@@ -67,13 +67,13 @@ def route_flowers_fallback() -> str:
 
     out = _captured(lambda: find_flowers(download=True, synthetic_size=SYNTHETIC_SIZE, progress=False))
     source, printed = out
-    assert source.is_synthetic, source
+    assert source.is_generated, source
     assert "synthetic" in printed.lower(), printed
     return printed
 
 
 def route_flowers_download() -> str:
-    from course_utils.data.flowers import download_flowers102
+    from course_utils.data.flowers102 import download_flowers102
     from course_utils.env import data_dir
 
     with pytest.raises(RuntimeError) as failed:  # the course's own message, not a bare URLError
@@ -112,13 +112,17 @@ ROUTES = {
 
 
 def _captured(call):
-    """Run ``call``; return (its result, what it printed) and still let exceptions through."""
+    """Run ``call``; return (its result, what it told the learner: printed lines and warnings).
+
+    Exceptions still go through.
+    """
     import io
 
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = call()
-    return result, buffer.getvalue()
+    return result, buffer.getvalue() + "".join(f"{w.message}\n" for w in caught)
 
 
 def import_everything() -> None:
@@ -268,30 +272,29 @@ def test_the_offline_model_never_touches_the_network(no_network):
 def test_a_failed_mnist_download_falls_back_to_generated_digits(no_network, monkeypatch):
     """The probe says online, then the download itself fails: a warning, and generated digits."""
     from course_utils.data import digits
+    from course_utils.data.sources import DataSourceWarning
 
     monkeypatch.setattr(digits, "is_online", lambda *args, **kwargs: True)
     started = time.monotonic()
-    with pytest.warns(UserWarning, match=r"(?s)MNIST download failed.*generated digits"):
+    with pytest.warns(DataSourceWarning, match=r"(?s)Loading MNIST failed.*generated digits"):
         loaded = digits.load_digits(train_size=20, val_size=10)
     assert time.monotonic() - started < 3 * FEW_SECONDS  # includes drawing the digits
-    assert loaded.source == digits.GENERATED and no_network  # it did try
+    assert loaded.source.kind == digits.GENERATED and no_network  # it did try
     assert "offline stand-in" in loaded.describe()
 
 
 def test_a_failed_flowers_download_falls_back_to_the_synthetic_flowers(no_network, monkeypatch):
     """The probe says online, then the download fails: a message, and the synthetic flowers."""
-    from course_utils import env
-    from course_utils.data import flowers
+    from course_utils.data import flowers, flowers102
 
-    monkeypatch.setattr(env, "is_online", lambda *args, **kwargs: True)
-    monkeypatch.setattr(flowers, "is_online", lambda *args, **kwargs: True, raising=False)
+    monkeypatch.setattr(flowers102, "is_online", lambda *args, **kwargs: True)
     started = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         source, printed = _captured(lambda: flowers.find_flowers(download=True, synthetic_size=SYNTHETIC_SIZE,
                                                                  progress=False))
     assert time.monotonic() - started < FEW_SECONDS
-    assert source.is_synthetic and "synthetic" in printed.lower(), printed
+    assert source.is_generated and "synthetic" in printed.lower(), printed
     assert no_network  # it did try
 
 

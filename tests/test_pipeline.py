@@ -11,12 +11,11 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-import torch
-from torch import nn
 
-from course_utils.data.flowers import FLOWERS_ENV_VAR, find_flowers, flower_datasets, flower_loaders
+from course_utils.data.flowers import find_flowers, flower_datasets, flower_loaders
 from course_utils.data.synthetic_flowers import species_names
-from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.data.transforms import TransformSettings, eval_transform
+from course_utils.env import FLOWERS_ENV_VAR
 from course_utils.pipeline.evaluation import (
     confused_pairs,
     predict,
@@ -24,12 +23,9 @@ from course_utils.pipeline.evaluation import (
     show_predictions,
 )
 from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
-from course_utils.pipeline.training import fit
 from course_utils.pipeline.transfer import (
     TransferConfig,
-    checkpoint_extra,
     run_transfer,
-    stage1_optimizer,
 )
 from course_utils.storage.checkpoints import check_compatible, load_checkpoint
 
@@ -48,13 +44,12 @@ def synthetic(monkeypatch, tmp_path):
 
 
 def quick(**overrides) -> TransferConfig:
-    settings = dict(image_size=64, batch_size=16, stage1_epochs=2, stage2_epochs=1, stage1_lr=3e-3,
-                    num_workers=0, device="cpu", progress=False)
+    settings = dict(image_size=64, batch_size=16, stage1_epochs=2, stage2_epochs=1, stage1_lr=3e-3, progress=False)
     return TransferConfig(**{**settings, **overrides})
 
 
 def test_the_whole_pipeline_on_the_synthetic_default(synthetic, tmp_path):
-    assert synthetic.is_synthetic
+    assert synthetic.is_generated
     result = run_transfer(synthetic, tmp_path / "run", quick())
     chance = 1 / len(species_names())
     s1, s2 = result.stage1, result.stage2
@@ -74,17 +69,17 @@ def test_the_whole_pipeline_on_the_synthetic_default(synthetic, tmp_path):
     model.load_state_dict(state["state_dict"])
 
     test_set = flower_datasets(synthetic, eval_transform=eval_transform(settings))["test"]
-    loader = flower_loaders({"test": test_set}, batch_size=16, num_workers=0)["test"]
-    predictions = predict(model, loader, device="cpu")
+    loader = flower_loaders({"test": test_set}, batch_size=16)["test"]
+    predictions = predict(model, loader)
     assert predictions.accuracy() == pytest.approx(result.test_accuracy)
     path, target = test_set.samples[0]
-    ranked = predict_image(model, path, extra["class_names"], settings, device="cpu")
+    ranked = predict_image(model, path, extra["class_names"], settings)
     assert len(ranked) == 5 and ranked[0][0] == extra["class_names"][int(predictions.predicted[0])]
     assert sum(p for _, p in ranked) <= 1 + 1e-6
 
     for true, predicted, count in confused_pairs(predictions, extra["class_names"]):
         assert true != predicted and count >= 1
-    fig = show_predictions(model, test_set, extra["class_names"], n=4, settings=settings, device="cpu")
+    fig = show_predictions(model, test_set, extra["class_names"], n=4, settings=settings)
     colours = {ax.title.get_color() for ax in fig.axes}
     assert len(fig.axes) == 4 and colours <= {"green", "red"}
 
@@ -100,34 +95,6 @@ def test_the_whole_pipeline_on_real_photographs(monkeypatch, tmp_path):
     assert result.stage1.best_acc >= 10 / 102  # ten times chance, from 3 photographs a class
     assert result.stage2.best_acc >= result.stage1.best_acc - 0.1
     assert "globe thistle" == result.class_names[1]
-
-
-def test_a_resumed_run_ends_with_the_history_of_an_uninterrupted_one(synthetic, tmp_path):
-    """Stopped after epoch 1 and resumed from the checkpoint: the same 2-epoch history, bit for bit,
-    with random augmentation done in a worker process."""
-    mean, std = preprocessing_for(OFFLINE_MODEL)
-    settings = TransformSettings(image_size=48, mean=mean, std=std)
-    sets = flower_datasets(synthetic, train_transform(settings), eval_transform(settings),
-                           max_per_class={"train": 3, "valid": 2})
-
-    def run(epochs: int, checkpoint: Path, resume: bool = False):
-        loaders = flower_loaders(sets, batch_size=12, num_workers=1, seed=0)
-        torch.manual_seed(0)
-        model = build_model(OFFLINE_MODEL, len(sets["train"].classes))
-        optimizer, scheduler = stage1_optimizer(model, lr=3e-3, step_size=1, gamma=0.5)
-        history = fit(model, loaders["train"], loaders["valid"], epochs=epochs, optimizer=optimizer,
-                      scheduler=scheduler, criterion=nn.NLLLoss(), device="cpu", checkpoint=checkpoint,
-                      checkpoint_extra=checkpoint_extra(OFFLINE_MODEL, sets["train"], settings),
-                      resume=resume, seed=0, progress=False)
-        return history, model
-
-    straight, model_a = run(2, tmp_path / "a.pt")
-    run(1, tmp_path / "b.pt")
-    resumed, model_b = run(2, tmp_path / "b.pt", resume=True)
-    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-        assert getattr(resumed, key) == getattr(straight, key), key
-    assert (resumed.best_acc, resumed.best_epoch) == (straight.best_acc, straight.best_epoch)
-    assert all(torch.equal(a, b) for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True))
 
 
 def test_stage1_the_notes_way_on_images_also_runs(synthetic, tmp_path):

@@ -63,8 +63,23 @@ def optimizer_and_scheduler(model: nn.Module):
     return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
 
 
+class Augmented(torch.utils.data.Dataset):
+    """Random noise added to every image each time it is read: augmentation, drawn in a worker process."""
+
+    def __init__(self, data: TensorDataset):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        image, label = self.data[index]
+        return image + 0.1 * torch.randn_like(image), label
+
+
 def data_loaders() -> tuple[DataLoader, DataLoader]:
-    train = DataLoader(quadrant_images(192, seed=1), batch_size=16, shuffle=True)
+    """Shuffled, augmented in one worker process: resuming must reproduce every random draw."""
+    train = DataLoader(Augmented(quadrant_images(192, seed=1)), batch_size=16, shuffle=True, num_workers=1)
     val = DataLoader(quadrant_images(64, seed=2), batch_size=32)
     return train, val
 
@@ -96,7 +111,7 @@ def train(checkpoint: Path, *, resume: bool = False, stop_mid_epoch: bool = Fals
     model = small_cnn(seed=seed)
     optimizer, scheduler = optimizer_and_scheduler(model)
     history = fit(model, train_loader, val_loader, epochs=EPOCHS, optimizer=optimizer,
-                  scheduler=scheduler, device="cpu", checkpoint=checkpoint, resume=resume,
+                  scheduler=scheduler, checkpoint=checkpoint, resume=resume,
                   checkpoint_extra={"model_name": "small_cnn", "num_classes": 4}, progress=False)
     return model, history
 
@@ -351,7 +366,7 @@ def saved_run(path: Path, extra: dict, *, classes: int = 4) -> Path:
     train_loader, val_loader = data_loaders()
     model = small_cnn(classes=classes)
     optimizer, _ = optimizer_and_scheduler(model)
-    fit(model, train_loader, val_loader, epochs=1, optimizer=optimizer, device="cpu",
+    fit(model, train_loader, val_loader, epochs=1, optimizer=optimizer,
         checkpoint=path, checkpoint_extra=extra, progress=False)
     return path
 
@@ -382,8 +397,7 @@ def test_a_checkpoint_for_something_else_is_refused_naming_the_mismatch(tmp_path
     train_loader, val_loader = data_loaders()
     model = small_cnn()
     with pytest.raises(ValueError, match=pattern):
-        fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0],
-            device="cpu", checkpoint=path, resume=True, progress=False,
+        fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0], checkpoint=path, resume=True, progress=False,
             checkpoint_extra={"model_name": "small_cnn", "num_classes": 4, "class_names": FLOWERS,
                               **expected})
     assert path.read_bytes() == before
@@ -396,8 +410,7 @@ def test_weights_of_another_shape_are_refused_with_the_layer_named(tmp_path):
     train_loader, val_loader = data_loaders()
     model = small_cnn(classes=4)
     with pytest.raises(ValueError, match=r"(?s)another model.*6\.weight.*\[10, 64\].*\[4, 64\].*resume=False"):
-        fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0],
-            device="cpu", checkpoint=path, resume=True, progress=False)
+        fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0], checkpoint=path, resume=True, progress=False)
 
 
 if __name__ == "__main__":

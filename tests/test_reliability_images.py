@@ -121,7 +121,7 @@ def test_every_awkward_file_is_converted_or_skipped_and_a_whole_epoch_loads(awkw
     assert str(awkward_root / "train") in warning or "train" in warning
 
     # A whole epoch through the real loader: every batch is RGB, the right size, finite.
-    loaders = flower_loaders(sets, batch_size=8, num_workers=0, seed=0)
+    loaders = flower_loaders(sets, batch_size=8, seed=0)
     seen = 0
     for images, labels in loaders["train"]:
         assert images.shape[1:] == (3, SETTINGS.image_size, SETTINGS.image_size)
@@ -171,13 +171,13 @@ def test_predicting_one_awkward_photo_works_or_says_what_is_wrong(tmp_path):
     for case, (_, name, write) in CONVERTED.items():
         path = tmp_path / name
         write(path)
-        top = predict_image(model, path, names, SETTINGS, k=2, device="cpu")
+        top = predict_image(model, path, names, SETTINGS, k=2)
         assert len(top) == 2, case
     for case, (_, name, write) in UNREADABLE.items():
         path = tmp_path / name
         write(path)
         with pytest.raises((OSError, ValueError)) as refused:
-            predict_image(model, path, names, SETTINGS, k=2, device="cpu")
+            predict_image(model, path, names, SETTINGS, k=2)
         assert name in str(refused.value), (case, str(refused.value))
 
 
@@ -246,14 +246,14 @@ def test_a_missing_or_broken_cat_to_name_is_refused(tmp_path):
 def test_the_resized_copy_keeps_the_same_behaviour(awkward_root, tmp_path):
     """The pre-resized copy (a faster data path) must not crash on awkward files either, and the
     data set made from it must skip and convert exactly like the original folder."""
-    from course_utils.storage.resized_cache import resized_copy
+    from benchmarks.resized_cache import resized_copy
 
     copy = resized_copy(awkward_root, 24, cache_dir=tmp_path / "cache", progress=False)
     sets, messages = build(copy)
     assert len(sets["train"]) == 3 * GOOD_PER_CLASS + len(CONVERTED)
     skipped = [m for m in messages if "skipped" in m.lower()]
     assert len(skipped) == 1, messages
-    for images, _ in flower_loaders(sets, batch_size=32, num_workers=0)["train"]:
+    for images, _ in flower_loaders(sets, batch_size=32)["train"]:
         assert images.shape[1:] == (3, SETTINGS.image_size, SETTINGS.image_size)
     sixteen = [i for i, (p, _) in enumerate(sets["train"].samples) if Path(p).stem == "scan16"]
     assert len(sixteen) == 1

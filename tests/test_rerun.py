@@ -88,7 +88,8 @@ def test_find_flowers_twice_reuses_the_downloaded_copy_without_the_network(tmp_p
     """A Flowers-102 folder that an earlier run downloaded is used again, offline, unchanged."""
     from PIL import Image
 
-    from course_utils.data.flowers import find_flowers, flowers102_names
+    from course_utils.data.flowers import find_flowers
+    from course_utils.data.flowers102 import flowers102_names
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("COURSE_FLOWERS_DIR", raising=False)
@@ -103,7 +104,7 @@ def test_find_flowers_twice_reuses_the_downloaded_copy_without_the_network(tmp_p
     before = snapshot(official)
     first = find_flowers(download=True, progress=False)
     second = find_flowers(download=True, progress=False)
-    assert first == second and first.kind == "flowers102" and first.root == official
+    assert first == second and first.kind == "download" and first.root == official
     assert snapshot(official) == before
 
 
@@ -127,7 +128,7 @@ def test_mnist_on_disk_is_reused_offline_and_left_unchanged(tmp_path, monkeypatc
     before = snapshot(tmp_path)
     first = digits.load_digits(train_size=50, val_size=20)
     second = digits.load_digits(train_size=50, val_size=20)
-    assert first.source == second.source == digits.MNIST
+    assert first.source == second.source and first.source.name == "MNIST"
     assert torch.equal(first.train.images, second.train.images)
     assert torch.equal(first.val.labels, second.val.labels)
     assert snapshot(tmp_path) == before
@@ -147,7 +148,7 @@ def tiny_run(checkpoint: Path, *, epochs: int, resume: bool):
     train = DataLoader(TensorDataset(points, labels), batch_size=16, shuffle=True)
     val = DataLoader(TensorDataset(points[:32], labels[:32]), batch_size=32)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    history = fit(model, train, val, epochs=epochs, optimizer=optimizer, device="cpu",
+    history = fit(model, train, val, epochs=epochs, optimizer=optimizer,
                   checkpoint=checkpoint, resume=resume, progress=False)
     return model, history
 
@@ -198,7 +199,7 @@ def small_flower_folder(root: Path) -> Path:
 
 
 def test_the_resized_copy_is_built_once_and_reused(tmp_path):
-    from course_utils.storage.resized_cache import resized_copy
+    from benchmarks.resized_cache import resized_copy
 
     root = small_flower_folder(tmp_path / "flowers")
     first = resized_copy(root, 24, cache_dir=tmp_path / "cache", progress=False)
@@ -212,12 +213,14 @@ def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path):
     from course_utils.data.flowers import FlowerFolder
     from course_utils.data.transforms import TransformSettings, eval_transform
     from course_utils.pipeline.features import cached_features
+    from course_utils.pipeline.models import record_head
 
     root = small_flower_folder(tmp_path / "flowers")
     dataset = FlowerFolder(root / "train", eval_transform(TransformSettings(image_size=32)))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
-    kwargs = {"cache_dir": tmp_path / "features", "device": "cpu", "progress": False, "num_workers": 0}
+    record_head(model, "4")
+    kwargs = {"cache_dir": tmp_path / "features", "progress": False}
 
     computed = cached_features(model, dataset, **kwargs)
     assert not computed.from_cache

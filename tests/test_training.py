@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.pipeline.training import History, amp_dtype, evaluate, fit, train_mode
+from course_utils.env import run_context
+from course_utils.pipeline.training import History, evaluate, fit, train_mode
 from course_utils.storage.checkpoints import load_checkpoint
 
 matplotlib.use("Agg")
@@ -117,12 +118,7 @@ def test_interrupt_keeps_partial_history_and_best_weights(capsys):
     assert "Interrupted during epoch 3" in capsys.readouterr().out
 
 
-def test_amp_is_off_on_the_cpu(monkeypatch):
-    assert amp_dtype("cpu") is None
-    assert amp_dtype("cpu", amp=False) is None
-    with pytest.raises(ValueError, match="needs a CUDA GPU"):
-        amp_dtype("cpu", amp=True)
-
+def test_the_context_decides_device_and_precision(monkeypatch):
     def no_autocast(*args, **kwargs):
         raise AssertionError("autocast must not be used on the CPU")
 
@@ -130,38 +126,28 @@ def test_amp_is_off_on_the_cpu(monkeypatch):
     train, val = loaders()
     model = mlp()
     optimizer, _ = sgd(model)
-    history = fit(model, train, val, epochs=1, optimizer=optimizer, device="cpu", progress=False)
+    history = fit(model, train, val, epochs=1, optimizer=optimizer, progress=False,
+                  context=run_context(device="cpu"))
     assert history.precision == "fp32" and history.device == "cpu"
 
 
-def test_resume_after_an_interrupt_equals_an_uninterrupted_run(tmp_path):
+def test_patience_stops_when_validation_stops_improving_and_a_finished_run_is_not_redone(tmp_path):
     train, val = loaders()
-    # Uninterrupted: 4 epochs in one go.
-    straight = mlp()
-    optimizer, scheduler = sgd(straight)
-    expected = fit(straight, train, val, epochs=4, optimizer=optimizer, scheduler=scheduler,
-                   checkpoint=tmp_path / "straight.pt", progress=False)
-
-    # Interrupted in epoch 3: the checkpoint holds epoch 2.
-    path = tmp_path / "resumed.pt"
+    model = mlp()
+    optimizer, _ = sgd(model, lr=0.0)  # nothing changes: no epoch after the first is better
+    history = fit(model, train, val, epochs=10, optimizer=optimizer, patience=2, progress=False,
+                  checkpoint=tmp_path / "run.pt")
+    assert (history.epochs, history.best_epoch) == (3, 1)
+    with pytest.raises(ValueError, match="patience"):
+        fit(model, train, val, epochs=2, optimizer=optimizer, patience=0)
+    # resuming a finished run trains nothing and returns its history
     first = mlp()
-    optimizer, scheduler = sgd(first)
-    partial = fit(first, InterruptingLoader(train, epoch=3), val, epochs=4, optimizer=optimizer,
-                  scheduler=scheduler, checkpoint=path, progress=False)
-    assert partial.interrupted and load_checkpoint(path)["epoch"] == 2
-
-    # A fresh process would rebuild everything (even from a different initialisation) and resume.
-    resumed = mlp(seed=123)
-    optimizer, scheduler = sgd(resumed)
-    history = fit(resumed, train, val, epochs=4, optimizer=optimizer, scheduler=scheduler,
-                  checkpoint=path, resume=True, progress=False)
-
-    for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-        assert getattr(history, name) == getattr(expected, name), name
-    assert (history.best_epoch, history.interrupted) == (expected.best_epoch, False)
-    assert same_weights(resumed.state_dict(), straight.state_dict())
-    a, b = load_checkpoint(tmp_path / "straight.pt"), load_checkpoint(path)
-    assert same_weights(a["last_state_dict"], b["last_state_dict"])
+    finished = fit(first, train, val, epochs=3, optimizer=sgd(first)[0], checkpoint=tmp_path / "done.pt",
+                   progress=False)
+    second = mlp(seed=5)
+    again = fit(second, InterruptingLoader(train, epoch=1, after_batches=0), val, epochs=3,
+                optimizer=sgd(second)[0], checkpoint=tmp_path / "done.pt", resume=True, progress=False)
+    assert again.val_acc == finished.val_acc and not again.interrupted
 
 
 def test_checkpoint_holds_plain_values_and_extra(tmp_path):

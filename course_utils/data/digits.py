@@ -13,7 +13,6 @@ loading runs the same code; ``digits.source`` says which one you got.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from course_utils.data.sources import DOWNLOAD, GENERATED, DataSource, download_or_fall_back
 from course_utils.env import data_dir, is_online, stall_timeout
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 MNIST = "mnist"
-GENERATED = "generated"
 SOURCES = ("auto", MNIST, GENERATED)
 
 CLASSES = [str(d) for d in range(10)]
@@ -95,16 +94,17 @@ class Digits:
 
     train: DigitImages
     val: DigitImages
-    source: str
-    """``"mnist"`` or ``"generated"``."""
+    source: DataSource
+    """MNIST (a download) or the generated digits; ``str(digits.source)`` is its name."""
 
     def describe(self) -> str:
         """One sentence for the notebook to print."""
-        what = {
-            MNIST: "MNIST (hand-written digits; validation = the official test set)",
-            GENERATED: "generated digits (matplotlib's fonts under random affine jitter and noise; offline stand-in for MNIST)",
-        }[self.source]
-        return f"{what}: {len(self.train)} training and {len(self.val)} validation images"
+        return f"{self.source.description}: {len(self.train)} training and {len(self.val)} validation images"
+
+
+MNIST_SOURCE = DataSource(DOWNLOAD, "MNIST", "MNIST (hand-written digits; validation = the official test set)")
+GENERATED_SOURCE = DataSource(GENERATED, "generated digits", "generated digits (matplotlib's fonts under "
+                              "random affine jitter and noise; offline stand-in for MNIST)")
 
 
 def mnist_on_disk(root: str | Path | None = None) -> bool:
@@ -150,7 +150,7 @@ def load_digits(
       generated from different seeds, so they never coincide).
 
     With ``source="auto"``, a failed MNIST download falls back to the generated set with a
-    warning instead of stopping the notebook.
+    :class:`~course_utils.data.sources.DataSourceWarning` instead of stopping the notebook.
     """
     train_size = _check_size("train_size", train_size, MNIST_SIZES[0])
     val_size = _check_size("val_size", val_size, MNIST_SIZES[1])
@@ -162,25 +162,28 @@ def load_digits(
             "source='generated' (or 'auto', which falls back to it)."
         )
     if chosen == MNIST:
-        try:
-            (x_train, y_train), (x_val, y_val) = _mnist_tensors(root, download=not mnist_on_disk(root))
-        except (OSError, RuntimeError) as error:
-            if source == MNIST:
+        if source == MNIST:
+            try:
+                tensors = _mnist_tensors(root, download=not mnist_on_disk(root))
+            except (OSError, RuntimeError) as error:
                 raise RuntimeError(
                     f"MNIST could not be loaded ({error}). Connect to the internet once (the files are "
                     f"then kept in {Path(root or data_dir() / 'mnist')}), or use source='generated'."
                 ) from error
-            warnings.warn(f"MNIST download failed ({error}); using the generated digits instead.", stacklevel=2)
-            chosen = GENERATED
         else:
+            tensors = download_or_fall_back(lambda: _mnist_tensors(root, download=not mnist_on_disk(root)),
+                                            what="Loading MNIST", instead="the generated digits")
+        if tensors is not None:
+            (x_train, y_train), (x_val, y_val) = tensors
             g = torch.Generator().manual_seed(seed)
             train_idx = torch.randperm(len(y_train), generator=g)[:train_size]
             val_idx = torch.randperm(len(y_val), generator=g)[:val_size]
             return Digits(DigitImages(x_train[train_idx], y_train[train_idx], transform),
-                          DigitImages(x_val[val_idx], y_val[val_idx], transform), MNIST)
+                          DigitImages(x_val[val_idx], y_val[val_idx], transform), MNIST_SOURCE)
     x_train, y_train = generate_digits(train_size, seed=seed)
     x_val, y_val = generate_digits(val_size, seed=seed + 1_000_003)
-    return Digits(DigitImages(x_train, y_train, transform), DigitImages(x_val, y_val, transform), GENERATED)
+    return Digits(DigitImages(x_train, y_train, transform), DigitImages(x_val, y_val, transform),
+                  GENERATED_SOURCE)
 
 
 def generate_digits(n: int, *, seed: int = 0, size: int = 28, noise: float = 0.08) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,71 +27,40 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from course_utils.env import data_dir, is_online, stall_timeout
-from course_utils.storage.folders import atomic_directory, remove_partial_folders
+from course_utils.data.flowers102 import NAMES_FILE, OFFICIAL_DIR_NAME, download_flowers102
+from course_utils.data.sources import DOWNLOAD, FOLDER, GENERATED, DataSource, download_or_fall_back
+from course_utils.env import FLOWERS_ENV_VAR, RunContext, current_context
 from course_utils.storage.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
 
-FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
-"""Set to a folder in the notes' layout to train on your own copy of the flowers."""
-
 SPLITS = ("train", "valid", "test")
-NAMES_FILE = "cat_to_name.json"
-OFFICIAL_DIR_NAME = "flowers102"
-OFFICIAL_SPLITS = {"train": "trnid", "valid": "valid", "test": "tstid"}  # setid.mat's keys
-OFFICIAL_SIZE_MB = 330
 
-
-def flowers102_names() -> dict[str, str]:
-    """The 102 real class names of Flowers-102, by class id ``"1"`` … ``"102"``.
-
-    They ship with this package (the ``cat_to_name.json`` that accompanies the data set),
-    so they are there offline too.
-    """
-    return json.loads((Path(__file__).with_name("flowers102_names.json")).read_text())
+__all__ = ["SPLITS", "FlowerFolder", "FlowerSource", "check_layout", "find_flowers", "flower_datasets",
+           "flower_loaders", "load_class_names"]
 
 
 @dataclass(frozen=True)
-class FlowerSource:
-    """Where the flowers came from: a root folder in the notes' layout and what it holds."""
+class FlowerSource(DataSource):
+    """Where the flowers came from (a :class:`DataSource`), with the images per split."""
 
-    root: Path
-    kind: str  # "folder", "flowers102" (official download) or "synthetic"
-    description: str
-    splits: dict[str, int] = field(default_factory=dict)  # images per split
+    splits: dict[str, int] = field(default_factory=dict)
     num_classes: int = 0
 
-    @property
-    def is_synthetic(self) -> bool:
-        """True for the course's drawn flowers, whose numbers are not Flowers-102 numbers."""
-        return self.kind == "synthetic"
-
-    def banner(self) -> str:
-        """A short HTML banner for a notebook: which data this run uses, and what that means."""
+    def banner(self, details: str = "", *, hint: str = "") -> str:  # noqa: ARG002 - one banner for flowers
+        """The data-source banner with the number of classes and images per split."""
         counts = ", ".join(f"{split} {n:,}" for split, n in self.splits.items())
-        if self.is_synthetic:
-            colour, note = (
-                "#fff3cd",
-                "These are <b>synthetic</b> flowers drawn by the course. Accuracies on them "
-                "show that the code works; they are <b>not Flowers-102 numbers</b>. Set "
-                f"<code>{FLOWERS_ENV_VAR}</code> to a folder of real photographs, or call "
-                "<code>find_flowers(download=True)</code> once online, for real results.",
-            )
-        else:
-            colour, note = "#d1e7dd", "These are real photographs."
-        return (
-            f'<div style="background:{colour};color:#000;padding:8px 12px;border-radius:4px">'
-            f"<b>Data source: {escape(self.description)}</b><br>"
-            f"{self.num_classes} classes; images: {counts}.<br>{note}</div>"
+        real = "" if self.is_generated else " These are real photographs."
+        return super().banner(
+            f"{self.num_classes} classes; images: {counts}.{real}",
+            hint=f"Set <code>{FLOWERS_ENV_VAR}</code> to a folder of real photographs, or call "
+                 "<code>find_flowers(download=True)</code> once online, for real results.",
         )
 
 
@@ -102,49 +71,48 @@ def find_flowers(
     synthetic_size: int = 160,
     synthetic_per_class: tuple[int, int, int] = (30, 10, 10),
     progress: bool = True,
+    context: RunContext | None = None,
 ) -> FlowerSource:
-    """Find (or make) a flower data set and say which one it is.
+    """Find (or make) a flower data set and say which one it is (see :mod:`course_utils.data.sources`).
 
-    ``path`` (or the ``COURSE_FLOWERS_DIR`` environment variable) names a folder in the
-    notes' layout. Otherwise a copy of the official Flowers-102 downloaded earlier is used;
-    with ``download=True`` it is downloaded now if the network is there (if that fails, the
-    reason is printed and the synthetic set is used). Otherwise the
-    synthetic flowers are drawn (once, then cached): images of ``synthetic_size`` px,
-    ``synthetic_per_class`` images per class in train, valid and test.
+    ``path`` (or the run context's ``flowers_dir``, from ``COURSE_FLOWERS_DIR``) names a folder
+    in the notes' layout. Otherwise a copy of the official Flowers-102 downloaded earlier is
+    used; with ``download=True`` it is downloaded now if the network is there (a failure is
+    announced with a ``DataSourceWarning``). Otherwise the synthetic flowers are drawn (once,
+    then cached): images of ``synthetic_size`` px, ``synthetic_per_class`` images per class in
+    train, valid and test.
     """
-    given = path if path is not None else os.environ.get(FLOWERS_ENV_VAR) or None
+    context = context or current_context()
+    given = path if path is not None else context.flowers_dir
     if given is not None:
         root = Path(given).expanduser()
         check_layout(root)
         origin = "given path" if path is not None else f"${FLOWERS_ENV_VAR}"
-        return _describe(root, "folder", f"your folder {root} ({origin})")
+        return _describe(root, FOLDER, "your flowers", f"your folder {root} ({origin})")
 
-    official = data_dir() / OFFICIAL_DIR_NAME
+    official = context.data_dir / OFFICIAL_DIR_NAME
     if not official.is_dir() and download:
-        try:
-            download_flowers102(official.parent, progress=progress)
-        except RuntimeError as error:  # no network, a broken connection, a bad checksum
-            print(f"{error}\nUsing the synthetic flowers instead.")
+        download_or_fall_back(lambda: download_flowers102(official.parent, progress=progress),
+                              what="Downloading Flowers-102", instead="the synthetic flowers")
     if official.is_dir():
-        return _describe(official, "flowers102", "Flowers-102 (official split, downloaded by torchvision)")
+        return _describe(official, DOWNLOAD, "Flowers-102",
+                         "Flowers-102 (official split, downloaded by torchvision): real photographs")
 
     from course_utils.data.synthetic_flowers import make_synthetic_flowers
 
     root = make_synthetic_flowers(image_size=synthetic_size, per_class=synthetic_per_class, progress=progress)
-    return _describe(root, "synthetic", "synthetic flowers drawn by the course (offline default)")
+    return _describe(root, GENERATED, "synthetic flowers", "synthetic flowers drawn by the course (offline default)")
 
 
-def _describe(root: Path, kind: str, description: str) -> FlowerSource:
+def _describe(root: Path, kind: str, name: str, description: str) -> FlowerSource:
     splits = {
-        split: sum(1 for f in (root / split).rglob("*") if f.suffix.lower() in _EXTENSIONS)
+        split: sum(1 for f in (root / split).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
         for split in SPLITS
         if (root / split).is_dir()
     }
     names = load_class_names(root)
-    return FlowerSource(root=root, kind=kind, description=description, splits=splits, num_classes=len(names))
-
-
-_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+    return FlowerSource(kind=kind, name=name, description=description, root=root, splits=splits,
+                        num_classes=len(names))
 
 
 def check_layout(root: Path) -> None:
@@ -318,112 +286,26 @@ def flower_datasets(
     return sets
 
 
-def default_num_workers() -> int:
-    """DataLoader worker processes for this machine: one core is left for training, at most 4."""
-    from course_utils.env import fast_mode
-
-    if fast_mode():
-        return 0  # starting worker processes costs more than it saves in a short run
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
-
-
 def flower_loaders(
     datasets: dict[str, FlowerFolder],
     *,
     batch_size: int = 32,
-    num_workers: int | None = None,
     seed: int = 0,
-    pin_memory: bool | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, DataLoader]:
     """DataLoaders for the splits: the training one shuffles (reproducibly, from ``seed``).
 
-    Worker processes are started afresh every epoch (no ``persistent_workers``): each
-    epoch's workers then take their random seeds from the loader's generator, which
-    :func:`course_utils.pipeline.training.fit` reseeds at the start of every epoch, so the random
-    augmentation of epoch k is the same whether or not the run was resumed before it.
+    Workers and pinned memory come from the run context (:meth:`RunContext.loader_kwargs`).
+    Worker processes are started afresh every epoch: each epoch's workers then take their
+    random seeds from the loader's generator, which :func:`course_utils.pipeline.training.fit`
+    reseeds at the start of every epoch, so the random augmentation of epoch k is the same
+    whether or not the run was resumed before it.
     """
     import torch
 
-    workers = default_num_workers() if num_workers is None else num_workers
-    pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-    loaders = {}
-    for split, dataset in datasets.items():
-        generator = torch.Generator().manual_seed(seed)
-        loaders[split] = DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=split == "train",
-            num_workers=workers,
-            pin_memory=pin,
-            generator=generator,
-        )
-    return loaders
-
-
-# --- the official Flowers-102 through torchvision -------------------------------------------
-
-
-def download_flowers102(parent: Path | None = None, *, progress: bool = True) -> Path:
-    """Download the official Flowers-102 (about 330 MB) and convert it to the notes' layout.
-
-    torchvision downloads the archive and the two label files with a progress bar and
-    checks their MD5 checksums. The images are then sorted into ``train/``, ``valid/``
-    and ``test/`` by the official split (1,020 / 1,020 / 6,149 images), in class folders
-    ``"1"`` … ``"102"`` (the ids of the original labels), next to a ``cat_to_name.json``
-    with the real names. Everything happens in a temporary folder that is renamed to
-    ``parent/flowers102`` only at the end: a failed or interrupted download leaves no
-    folder that could be mistaken for the data set. Returns the final folder.
-    """
-    final = Path(parent if parent is not None else data_dir()) / OFFICIAL_DIR_NAME
-    if final.is_dir():
-        return final
-    remove_partial_folders(final)
-    if not is_online():
-        raise RuntimeError(
-            "Flowers-102 cannot be downloaded: the network is not reachable (or COURSE_OFFLINE=1). "
-            f"Offline, find_flowers() uses the synthetic flowers, or point {FLOWERS_ENV_VAR} at a "
-            "copy of Flowers-102 in the notes' layout."
-        )
-    print(f"Downloading Flowers-102 (about {OFFICIAL_SIZE_MB} MB) into a temporary folder next to {final} ...")
-    with atomic_directory(final) as tmp:
-        raw = tmp / "_download"
-        try:
-            _torchvision_download(raw)
-        except OSError as error:  # a lost connection, a refused socket, a full disk
-            raise RuntimeError(
-                f"Downloading Flowers-102 failed ({error}); nothing was kept. Run "
-                "find_flowers(download=True) again when the connection works, or point "
-                f"{FLOWERS_ENV_VAR} at a copy you already have."
-            ) from error
-        _convert_official(raw / "flowers-102", tmp, progress=progress)
-        shutil.rmtree(raw)
-    return final
-
-
-def _torchvision_download(root: Path) -> None:
-    """torchvision's Flowers102 downloads the three files, checks their MD5s and unpacks."""
-    from torchvision.datasets import Flowers102
-
-    with stall_timeout():
-        Flowers102(root, split="train", download=True)
-
-
-def _convert_official(raw: Path, out: Path, *, progress: bool = True) -> None:
-    """Sort the official images into out/<split>/<class id>/ and write cat_to_name.json."""
-    import numpy as np
-    from scipy.io import loadmat  # torchvision's Flowers102 needs SciPy for the same files
-    from tqdm.auto import tqdm
-
-    labels = np.ravel(loadmat(raw / "imagelabels.mat")["labels"]).tolist()  # 1..102, by image id
-    split_ids = loadmat(raw / "setid.mat")
-    moves = [
-        (int(image_id), split)
-        for split, key in OFFICIAL_SPLITS.items()
-        for image_id in np.ravel(split_ids[key])
-    ]
-    for image_id, split in tqdm(moves, desc="sorting images into class folders", disable=not progress):
-        name = f"image_{image_id:05d}.jpg"
-        folder = out / split / str(int(labels[image_id - 1]))
-        folder.mkdir(parents=True, exist_ok=True)
-        os.replace(raw / "jpg" / name, folder / name)
-    (out / NAMES_FILE).write_text(json.dumps(flowers102_names(), indent=1) + "\n")
+    kwargs = (context or current_context()).loader_kwargs()
+    return {
+        split: DataLoader(dataset, batch_size=batch_size, shuffle=split == "train",
+                          generator=torch.Generator().manual_seed(seed), **kwargs)
+        for split, dataset in datasets.items()
+    }

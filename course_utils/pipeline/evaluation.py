@@ -19,10 +19,13 @@ from PIL import Image
 from torch import nn
 
 from course_utils.data.transforms import TransformSettings, denormalize, eval_transform
+from course_utils.env import RunContext, current_context
 from course_utils.storage.image_files import open_rgb, to_rgb
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+__all__ = ["Predictions", "confused_pairs", "confusion_matrix", "predict", "predict_image", "show_predictions"]
 
 
 @dataclass
@@ -50,12 +53,10 @@ class Predictions:
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, loader: Iterable, *, device: torch.device | str | None = None,
+def predict(model: nn.Module, loader: Iterable, *, context: RunContext | None = None,
             k: int = 5) -> Predictions:
     """Run ``model`` (in evaluation mode) over ``loader``; keep the ``k`` best classes per image."""
-    from course_utils.env import get_device
-
-    device = torch.device(device) if device is not None else get_device()
+    device = (context or current_context()).device
     model.eval().to(device)
     targets, tops, probs = [], [], []
     for images, labels in loader:
@@ -85,7 +86,7 @@ def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor
 
 def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n: int = 8,
                      settings: TransformSettings | None = None, columns: int = 4,
-                     device: torch.device | str | None = None, seed: int = 0) -> Figure:
+                     context: RunContext | None = None, seed: int = 0) -> Figure:
     """A grid of ``n`` images of ``dataset`` titled "predicted (true)": green if right, red if wrong.
 
     ``dataset`` yields normalised tensors (an evaluation transform); ``settings`` undoes the
@@ -93,10 +94,8 @@ def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n
     """
     import matplotlib.pyplot as plt
 
-    from course_utils.env import get_device
-
     settings = settings or TransformSettings()
-    device = torch.device(device) if device is not None else get_device()
+    device = (context or current_context()).device
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
     images = torch.stack([dataset[i][0] for i in order])
     labels = [dataset[i][1] for i in order]
@@ -116,7 +115,7 @@ def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n
 
 def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, class_names: Sequence[str],
                   settings: TransformSettings | None = None, *, k: int = 5,
-                  device: torch.device | str | None = None,
+                  context: RunContext | None = None,
                   transform: Callable | None = None) -> list[tuple[str, float]]:
     """The ``k`` most probable classes of one image file, as ``(name, probability)`` pairs.
 
@@ -124,8 +123,6 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, clas
     (resize, centre crop, normalise), unless you pass ``transform``. ``settings`` defaults to
     the notes' (224 px, ImageNet normalisation); pass the ones the model was trained with.
     """
-    from course_utils.env import get_device
-
     settings = settings or TransformSettings()
     if not isinstance(image, Image.Image):
         path = Path(image)
@@ -133,7 +130,7 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, clas
             raise FileNotFoundError(f"No image file at {path}.")
         image = open_rgb(path)  # says which file is broken; 16-bit and transparent images converted
     tensor = (transform or eval_transform(settings))(to_rgb(image)).unsqueeze(0)
-    device = torch.device(device) if device is not None else get_device()
+    device = (context or current_context()).device
     model.eval().to(device)
     with torch.inference_mode():
         probabilities = torch.softmax(torch.log_softmax(model(tensor.to(device)).float(), 1), 1)[0].cpu()

@@ -20,13 +20,20 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from course_utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from course_utils.env import is_online, stall_timeout
+from course_utils.lessons.summary import count_parameters
 from course_utils.storage.checkpoints import load_checkpoint
+
+__all__ = ["OFFLINE_MODEL", "Head", "available_models", "build_model", "count_parameters", "default_image_size",
+           "head_of", "head_parameters", "preprocessing_for", "record_head", "replace_head",
+           "set_parameter_requires_grad", "trainable_parameters", "unfreeze"]
 
 OFFLINE_MODEL = "efficientnet_lite0"
 """The backbone whose pretrained weights need no network."""
@@ -56,8 +63,6 @@ def default_image_size(name: str) -> int:
 def _torchvision_weights(name: str):
     """The DEFAULT ImageNet weights of a torchvision model, cached or downloadable, or a clear error."""
     import torchvision
-
-    from course_utils.env import is_online, stall_timeout
 
     weights = torchvision.models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
@@ -132,6 +137,41 @@ def build_model(
     return model
 
 
+@dataclass(frozen=True)
+class Head:
+    """Where :func:`build_model` put the new head, recorded when it was made.
+
+    ``name`` is the dotted name of the head module (``"fc"``, ``"classifier.1"``): the
+    ``Linear`` layer, or the notes' ``Sequential(Linear, LogSoftmax)`` that holds it.
+    ``dropout`` is the probability of the ``Dropout`` the model applies to the features just
+    before the head in training mode (0 when there is none): training the head alone on cached
+    features applies the same dropout, so it trains as it would inside the model.
+    """
+
+    name: str
+    dropout: float = 0.0
+
+
+def record_head(model: nn.Module, name: str, *, dropout: float = 0.0) -> Head:
+    """Record that ``model``'s head is the submodule ``name`` (build_model does this for you)."""
+    model.get_submodule(name)  # a clear AttributeError if there is no such submodule
+    head = Head(name=name, dropout=float(dropout))
+    model.course_head = head  # type: ignore[assignment]  # plain attribute: not in the state_dict
+    return head
+
+
+def head_of(model: nn.Module) -> Head:
+    """The head :func:`build_model` recorded (see :class:`Head`), or a clear error."""
+    head = getattr(model, "course_head", None)
+    if not isinstance(head, Head):
+        raise ValueError(
+            f"This {type(model).__name__} was not built by build_model, so where its head is was not "
+            "recorded. Call course_utils.pipeline.models.record_head(model, 'fc', dropout=...) with the "
+            "name of its last layer first."
+        )
+    return head
+
+
 def _drop_auxiliary_heads(model: nn.Module) -> None:
     """Inception-v3 and GoogLeNet carry extra classifiers used only in their own training."""
     if getattr(model, "aux_logits", False):
@@ -148,8 +188,8 @@ def set_parameter_requires_grad(model: nn.Module, feature_extract: bool) -> None
             parameter.requires_grad = False
 
 
-def head_name(model: nn.Module) -> str:
-    """The dotted name of the model's last classifier layer (``"fc"``, ``"classifier.1"``…).
+def _classifier_name(model: nn.Module) -> str:
+    """The dotted name of a pretrained model's last classifier layer, read once, before replacing it.
 
     It is the last ``nn.Linear`` in the model, or for SqueezeNet its final 1×1 convolution.
     """
@@ -157,8 +197,9 @@ def head_name(model: nn.Module) -> str:
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
             last = name
-    if last is None and hasattr(model, "classifier"):  # SqueezeNet classifies with a 1x1 conv
-        for name, module in model.classifier.named_modules():
+    classifier = getattr(model, "classifier", None)
+    if last is None and isinstance(classifier, nn.Module):  # SqueezeNet classifies with a 1x1 conv
+        for name, module in classifier.named_modules():
             if isinstance(module, nn.Conv2d):
                 last = f"classifier.{name}"
     if last is None:
@@ -166,9 +207,18 @@ def head_name(model: nn.Module) -> str:
     return last
 
 
+def _dropout_before(model: nn.Module, name: str) -> float:
+    """The ``Dropout`` created just before layer ``name`` (for these models, the one that runs just before it)."""
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    names = [n for n, _ in leaves]
+    before = leaves[names.index(name) - 1][1] if names.index(name) > 0 else None
+    return float(before.p) if isinstance(before, nn.Dropout) else 0.0
+
+
 def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True) -> nn.Module:
-    """Put a new, trainable head for ``num_classes`` where the old classifier layer was."""
-    name = head_name(model)
+    """Put a new, trainable head for ``num_classes`` where the old classifier layer was; record it."""
+    name = _classifier_name(model)
+    dropout = _dropout_before(model, name)
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, child) if not child.isdigit() else parent[int(child)]
@@ -176,8 +226,7 @@ def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True
         new: nn.Module = nn.Linear(old.in_features, num_classes)
         head = nn.Sequential(new, nn.LogSoftmax(dim=1)) if log_softmax else new
     else:  # SqueezeNet: Conv2d(512, classes, 1) -> ReLU -> average pool; LogSoftmax over channels
-        new = nn.Conv2d(old.in_channels, num_classes, kernel_size=1)
-        head = new
+        head = nn.Conv2d(old.in_channels, num_classes, kernel_size=1)
         if log_softmax:
             model.classifier.append(nn.LogSoftmax(dim=1))
     if child.isdigit():
@@ -186,6 +235,7 @@ def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True
         setattr(parent, child, head)
     if hasattr(model, "num_classes"):
         model.num_classes = num_classes
+    record_head(model, name, dropout=dropout)
     return model
 
 
@@ -196,7 +246,7 @@ def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 def head_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
     """The parameters of the classifier head (what stage 1 trains)."""
-    return model.get_submodule(head_name(model)).parameters()
+    return model.get_submodule(head_of(model).name).parameters()
 
 
 def unfreeze(model: nn.Module, *, batchnorm: bool = False) -> list[nn.Parameter]:
@@ -217,10 +267,3 @@ def unfreeze(model: nn.Module, *, batchnorm: bool = False) -> list[nn.Parameter]
     for p in unfrozen:
         p.requires_grad = True
     return unfrozen
-
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) number of parameter values."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, total

@@ -4,186 +4,42 @@ It is the notes' ``train_model`` grown up. Each epoch has a training phase and a
 phase; the loss, the accuracy and the learning rate are recorded per epoch; the weights of
 the best validation epoch are kept and loaded at the end. On top of that:
 
-- the device is chosen for you (CUDA, then Apple MPS, then the CPU) unless you pass one;
-- on CUDA it trains in mixed precision (bfloat16 where the GPU has it, float16 with a gradient
-  scaler otherwise); on CUDA and on the CPU, a network with convolutions gets ``channels_last``
-  images (pixels stored channel by channel, the layout fast convolution kernels want: measured
-  1.2-1.4x faster on a laptop CPU too, see benchmarks/RESULTS.md);
-- with ``checkpoint=`` it saves a resumable checkpoint after every epoch, and ``resume=True``
-  continues from it with exactly the history an uninterrupted run would have had;
-- pressing *stop* (``KeyboardInterrupt``) ends the run cleanly: you get the history so far and
-  the best weights, instead of losing everything.
+- the device, the precision and the memory layout come from the run context
+  (:func:`course_utils.env.run_context`: CUDA, then Apple MPS, then the CPU; mixed precision
+  on CUDA; ``channels_last`` images for networks with convolutions on CUDA and the CPU);
+- with ``checkpoint=`` it saves a resumable :class:`~course_utils.storage.checkpoints.TrainingState`
+  after every epoch, and ``resume=True`` continues from it with exactly the history an
+  uninterrupted run would have had;
+- ``patience=`` stops when the validation accuracy has not improved for that many epochs
+  (the best epoch's weights are kept, as always);
+- pressing *stop* (``KeyboardInterrupt``) ends the run cleanly, with the history so far and
+  the best weights.
 
-Reading order for a learner: :func:`fit`, then :func:`_run_phase` (one pass over a loader).
+Reading order for a learner: :func:`fit`, then :func:`run_phase` (one pass over a loader).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from course_utils.env import get_device, seed_everything
-from course_utils.storage.checkpoints import check_compatible, load_checkpoint, save_checkpoint
+from course_utils.env import RunContext, current_context
+from course_utils.pipeline.history import History
+from course_utils.pipeline.randomness import reseed, rng_state, set_rng_state
+from course_utils.storage.checkpoints import TrainingState, check_compatible, load_checkpoint
 
-__all__ = ["History", "amp_dtype", "evaluate", "fit", "train_mode"]
-
-CHECKPOINT_FORMAT = "course_utils.fit/1"
-"""Written into every checkpoint ``fit`` saves, so a reader knows which keys to expect."""
+__all__ = ["History", "batches_in", "evaluate", "fit", "run_phase", "train_mode"]
 
 _REFRESH_SECONDS = 0.5
 """How often the batch progress bar shows a new loss/accuracy (each refresh costs a sync)."""
-
 _BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
 """Schedulers that are meant to step after every batch rather than every epoch."""
-
-
-# --------------------------------------------------------------------------------------
-# The history of a run
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class History:
-    """What :func:`fit` measured, one entry per completed epoch.
-
-    The notes' ``train_model`` returned five lists; they are here under their old names too
-    (``history.val_acc_history``, ``history.LRs``…, or all five with :meth:`as_notes_tuple`).
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    """The learning rate used during each epoch (of the optimizer's first parameter group)."""
-    epoch_seconds: list[float] = field(default_factory=list)
-    best_acc: float = 0.0
-    """The best validation accuracy so far (a fraction, 0 to 1)."""
-    best_epoch: int = 0
-    """The epoch (counted from 1) that reached ``best_acc``; 0 before the first epoch ends."""
-    interrupted: bool = False
-    """True when the run was stopped by a KeyboardInterrupt before its last epoch."""
-    device: str = ""
-    precision: str = "fp32"
-    """``"fp32"``, or ``"bf16"``/``"fp16"`` when mixed precision was used."""
-
-    @property
-    def epochs(self) -> int:
-        """How many epochs completed."""
-        return len(self.train_loss)
-
-    # The names the notes use ------------------------------------------------------------
-    @property
-    def val_acc_history(self) -> list[float]:
-        return self.val_acc
-
-    @property
-    def train_acc_history(self) -> list[float]:
-        return self.train_acc
-
-    @property
-    def valid_losses(self) -> list[float]:
-        return self.val_loss
-
-    @property
-    def train_losses(self) -> list[float]:
-        return self.train_loss
-
-    @property
-    def LRs(self) -> list[float]:  # the notes spell it this way
-        return self.lr
-
-    def as_notes_tuple(self) -> tuple[list[float], list[float], list[float], list[float], list[float]]:
-        """``(val_acc_history, train_acc_history, valid_losses, train_losses, LRs)``, as in the notes."""
-        return self.val_acc, self.train_acc, self.val_loss, self.train_loss, self.lr
-
-    # Saving ------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain Python values only, so a checkpoint holding it loads with ``weights_only=True``."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = [float(v) for v in value] if isinstance(value, list) else value
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> History:
-        """The inverse of :meth:`to_dict`."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Not a History: unexpected keys {sorted(unknown)}; expected some of {sorted(known)}.")
-        kwargs = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}
-        return cls(**kwargs)
-
-    # Reading -----------------------------------------------------------------------------
-    def summary(self) -> str:
-        """One line: epochs, best validation accuracy and where, last losses."""
-        if not self.epochs:
-            return "no complete epoch" + (" (interrupted)" if self.interrupted else "")
-        text = (
-            f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}: best val acc "
-            f"{self.best_acc:.3f} at epoch {self.best_epoch}; last train loss "
-            f"{self.train_loss[-1]:.4f}, val loss {self.val_loss[-1]:.4f}"
-        )
-        return text + (" (interrupted)" if self.interrupted else "")
-
-    def plot(self, title: str | None = None):
-        """Draw loss, accuracy and learning-rate curves side by side; returns the figure.
-
-        In a notebook: ``_ = history.plot()`` then ``plt.show()``.
-        """
-        import matplotlib.pyplot as plt
-
-        fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.4))
-        x = list(range(1, self.epochs + 1))
-        ax_loss.plot(x, self.train_loss, "o-", label="train")
-        ax_loss.plot(x, self.val_loss, "o-", label="validation")
-        ax_loss.set(title="loss", xlabel="epoch")
-        ax_acc.plot(x, self.train_acc, "o-", label="train")
-        ax_acc.plot(x, self.val_acc, "o-", label="validation")
-        if self.best_epoch:
-            ax_acc.plot([self.best_epoch], [self.best_acc], "k*", markersize=12, label="best")
-        ax_acc.set(title="accuracy", xlabel="epoch")
-        ax_lr.step(x, self.lr, where="post", color="tab:green")
-        positive = [v for v in self.lr if v > 0]
-        if positive and max(positive) / min(positive) >= 10:
-            ax_lr.set_yscale("log")
-        ax_lr.set(title="learning rate", xlabel="epoch")
-        for ax in (ax_loss, ax_acc):
-            ax.legend()
-        for ax in (ax_loss, ax_acc, ax_lr):
-            ax.grid(alpha=0.3)
-            if x:
-                ax.set_xticks(x if len(x) <= 12 else x[:: math.ceil(len(x) / 12)])
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        return fig
-
-    def _record(self, train: tuple[float, float], val: tuple[float, float], lr: float, seconds: float) -> None:
-        self.train_loss.append(train[0])
-        self.train_acc.append(train[1])
-        self.val_loss.append(val[0])
-        self.val_acc.append(val[1])
-        self.lr.append(lr)
-        self.epoch_seconds.append(seconds)
-
-
-# --------------------------------------------------------------------------------------
-# Small public pieces
-# --------------------------------------------------------------------------------------
 
 
 def train_mode(model: nn.Module) -> nn.Module:
@@ -204,24 +60,17 @@ def train_mode(model: nn.Module) -> nn.Module:
     return model
 
 
-def amp_dtype(device: torch.device | str, amp: bool | None = None) -> torch.dtype | None:
-    """The autocast dtype ``fit`` uses on ``device``, or None for full float32.
+def batches_in(loader: Iterable) -> int | None:
+    """How many batches ``loader`` yields per pass, or None when it cannot say."""
+    try:
+        return len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
-    ``amp=None`` (auto) turns mixed precision on for CUDA only: bfloat16 where the GPU
-    supports it (no gradient scaler needed), float16 otherwise. On the CPU and on Apple's MPS
-    it is off; asking for it there (``amp=True``) is an error.
-    """
-    device = torch.device(device)
-    if amp is False:
-        return None
-    if device.type != "cuda":
-        if amp:
-            raise ValueError(
-                f"amp=True needs a CUDA GPU, but training runs on {device.type!r}. "
-                "Leave amp=None (mixed precision is then used on CUDA only) or pass amp=False."
-            )
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+def uses_channels_last(model: nn.Module, context: RunContext) -> bool:
+    """The context's ``channels_last``, for a model with 2-D convolutions to profit from it."""
+    return context.channels_last and any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 def evaluate(
@@ -229,26 +78,17 @@ def evaluate(
     loader: Iterable,
     *,
     criterion: nn.Module | None = None,
-    device: torch.device | str | None = None,
-    amp: bool | None = None,
-    channels_last: bool | None = None,
+    context: RunContext | None = None,
     progress: bool = False,
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``loader`` (evaluation mode, no gradients)."""
-    device = _resolve_device(device)
-    dtype = amp_dtype(device, amp)
-    use_channels_last = _want_channels_last(model, device, channels_last)
-    model.to(device, memory_format=torch.channels_last if use_channels_last else torch.preserve_format)
-    criterion = (criterion or nn.CrossEntropyLoss()).to(device)
+    context = context or current_context()
+    channels_last = uses_channels_last(model, context)
+    model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    criterion = (criterion or nn.CrossEntropyLoss()).to(context.device)
     model.eval()
-    with tqdm(total=_length(loader), desc="evaluate", leave=False, disable=not progress) as bar:
-        return _run_phase(model, loader, criterion, train=False, device=device, dtype=dtype,
-                          channels_last=use_channels_last, bar=bar)
-
-
-# --------------------------------------------------------------------------------------
-# The training loop
-# --------------------------------------------------------------------------------------
+    with context.progress_bar(total=batches_in(loader), desc="evaluate", leave=False, disable=not progress) as bar:
+        return run_phase(model, loader, criterion, train=False, context=context, channels_last=channels_last, bar=bar)
 
 
 def fit(
@@ -260,13 +100,12 @@ def fit(
     optimizer: torch.optim.Optimizer,
     scheduler: Any | None = None,
     criterion: nn.Module | None = None,
-    device: torch.device | str | None = None,
-    amp: bool | None = None,
-    channels_last: bool | None = None,
+    context: RunContext | None = None,
     compile: bool = False,
     checkpoint: str | Path | None = None,
     checkpoint_extra: Mapping[str, Any] | None = None,
     resume: bool = False,
+    patience: int | None = None,
     seed: int | None = 0,
     progress: bool = True,
 ) -> History:
@@ -278,18 +117,19 @@ def fit(
 
     - ``criterion``: defaults to ``nn.CrossEntropyLoss()`` (the model outputs raw scores);
       pass ``nn.NLLLoss()`` for a model that ends in ``LogSoftmax``, as in the notes.
-    - ``device``: None picks CUDA, then MPS, then the CPU (``COURSE_DEVICE`` overrides);
-      the model is moved there (the optimizer keeps working: it holds the same parameters).
-    - ``amp``: mixed precision; None means on for CUDA only (see :func:`amp_dtype`).
-    - ``channels_last``: None means on (CUDA and CPU, not Apple MPS) when the model has 2-D
-      convolutions.
+    - ``context``: device, precision and memory layout (default: the process's
+      :func:`~course_utils.env.current_context`); the model is moved to its device (the
+      optimizer keeps working: it holds the same parameters).
     - ``compile``: ``torch.compile`` the model in place (``model.compile()``) before training.
       The first epoch pays for the compilation (minutes on a CPU); it pays off on a GPU over
       several epochs.
-    - ``checkpoint``: a path; after every epoch a resumable checkpoint is written there
-      atomically (keys listed in :func:`_checkpoint_state`). ``checkpoint_extra`` (model name,
-      class names, transform settings…: plain values only) is stored under ``"extra"``.
-    - ``resume``: continue from ``checkpoint`` if the file exists (else start afresh).
+    - ``checkpoint``: a path; after every epoch a resumable :class:`TrainingState` is written
+      there atomically. ``checkpoint_extra`` (model name, class names, transform settings…:
+      plain values only) is stored under ``"extra"``.
+    - ``resume``: continue from ``checkpoint`` if the file exists (else start afresh); a
+      finished run is not trained again, its history is returned at once.
+    - ``patience``: stop early when the validation accuracy has not improved for this many
+      epochs (None: run every epoch).
     - ``seed``: Python, NumPy and PyTorch are reseeded with ``seed + epoch`` at the start of
       each epoch, so a resumed run ends with exactly the history of an uninterrupted one
       (bit for bit on the CPU). None leaves the random generators alone.
@@ -299,64 +139,68 @@ def fit(
     ``history.interrupted`` is True, and the checkpoint on disk is the last complete epoch.
     """
     _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume)
-    device = _resolve_device(device)
-    dtype = amp_dtype(device, amp)
-    use_channels_last = _want_channels_last(model, device, channels_last)
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be a positive number of epochs (or None), got {patience!r}.")
+    context = context or current_context()
+    device = context.device
+    channels_last = uses_channels_last(model, context)
     criterion = (criterion or nn.CrossEntropyLoss()).to(device)
-    model.to(device, memory_format=torch.channels_last if use_channels_last else torch.preserve_format)
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     if compile:
         model.compile()  # in place: the state_dict keeps its names, so checkpoints are unchanged
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    scaler = torch.amp.GradScaler("cuda") if context.precision == "fp16" else None
     per_batch = isinstance(scheduler, _BATCH_SCHEDULERS)
     extra = dict(checkpoint_extra or {})
 
-    history = History(device=str(device), precision=_precision_name(dtype))
+    history = History(device=str(device), precision=context.precision)
     best_state: dict[str, torch.Tensor] | None = None
     start = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint)
-        _check_resumable(state, checkpoint, extra)
-        _load_weights(model, state["last_state_dict"], checkpoint)
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler") is not None:
-            scaler.load_state_dict(state["scaler"])
-        history = History.from_dict(state["history"])
-        history.device, history.precision, history.interrupted = str(device), _precision_name(dtype), False
-        best_state = state["state_dict"]
-        start = int(state["epoch"])
-        _set_rng_state(state.get("rng"))
+        state = TrainingState.from_dict(load_checkpoint(checkpoint), checkpoint)
+        _check_resumable(state, extra)
+        _load_weights(model, state.last_state_dict, checkpoint)
+        optimizer.load_state_dict(state.optimizer)
+        if scheduler is not None and state.scheduler is not None:
+            scheduler.load_state_dict(state.scheduler)
+        if scaler is not None and state.scaler is not None:
+            scaler.load_state_dict(state.scaler)
+        history = History.from_dict(state.history)
+        history.device, history.precision, history.interrupted = str(device), context.precision, False
+        best_state = state.state_dict
+        start = int(state.epoch)
+        set_rng_state(state.rng)
         if progress:
-            tqdm.write(f"Resuming from {checkpoint}: {start} epoch(s) done, best val acc "
-                       f"{history.best_acc:.3f} (epoch {history.best_epoch}).")
+            print(f"Resuming from {checkpoint}: {start} epoch(s) done, best val acc "
+                  f"{history.best_acc:.3f} (epoch {history.best_epoch}).")
 
-    epoch_bar = tqdm(total=epochs, initial=min(start, epochs), desc="epochs", unit="epoch",
-                     disable=not progress)
-    batch_bar = tqdm(total=0, desc="batches", unit="batch", leave=False, disable=not progress)
+    epoch_bar = context.progress_bar(total=epochs, initial=min(start, epochs), desc="epochs", unit="epoch",
+                                     disable=not progress)
+    batch_bar = context.progress_bar(total=0, desc="batches", unit="batch", leave=False, disable=not progress)
     epoch = start
     try:
         for epoch in range(start, epochs):
+            if patience is not None and history.epochs - history.best_epoch >= patience:
+                if progress:
+                    print(f"Stopped early: no better validation accuracy for {patience} epoch(s) "
+                          f"after epoch {history.best_epoch}.")
+                break
             if seed is not None:
-                _reseed(seed + epoch, train_loader, val_loader)
+                reseed(seed + epoch, train_loader, val_loader)
             lr = float(optimizer.param_groups[0]["lr"])
             started = time.perf_counter()
 
             train_mode(model)
-            batch_bar.reset(total=_length(train_loader))
+            batch_bar.reset(total=batches_in(train_loader))
             batch_bar.set_description(f"epoch {epoch + 1} train")
-            train_metrics = _run_phase(
-                model, train_loader, criterion, train=True, device=device, dtype=dtype,
-                channels_last=use_channels_last, bar=batch_bar, optimizer=optimizer,
-                scaler=scaler, scheduler=scheduler if per_batch else None,
+            train_metrics = run_phase(
+                model, train_loader, criterion, train=True, context=context, channels_last=channels_last,
+                bar=batch_bar, optimizer=optimizer, scaler=scaler, scheduler=scheduler if per_batch else None,
             )
             model.eval()
-            batch_bar.reset(total=_length(val_loader))
+            batch_bar.reset(total=batches_in(val_loader))
             batch_bar.set_description(f"epoch {epoch + 1} valid")
-            val_metrics = _run_phase(
-                model, val_loader, criterion, train=False, device=device, dtype=dtype,
-                channels_last=use_channels_last, bar=batch_bar,
-            )
+            val_metrics = run_phase(model, val_loader, criterion, train=False, context=context,
+                                    channels_last=channels_last, bar=batch_bar)
             if scheduler is not None and not per_batch:
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     scheduler.step(val_metrics[0])
@@ -367,15 +211,21 @@ def fit(
             if history.best_epoch == 0 or val_metrics[1] > history.best_acc:
                 best_state = _cpu_copy(model.state_dict())
                 history.best_acc, history.best_epoch = val_metrics[1], epoch + 1
-            history._record(train_metrics, val_metrics, lr, seconds)
+            history.record(train_metrics, val_metrics, lr, seconds)
             if checkpoint is not None:
-                save_checkpoint(checkpoint, _checkpoint_state(
-                    model, optimizer, scheduler, scaler, history, best_state, epoch + 1, epochs, seed, extra))
+                TrainingState(
+                    epoch=epoch + 1, epochs=epochs, state_dict=best_state, best_acc=float(history.best_acc),
+                    best_epoch=int(history.best_epoch), last_state_dict=model.state_dict(),
+                    optimizer=optimizer.state_dict(), history=history.to_dict(),
+                    scheduler=scheduler.state_dict() if scheduler is not None else None,
+                    scaler=scaler.state_dict() if scaler is not None else None,
+                    seed=seed, rng=rng_state(), extra=extra,
+                ).save(checkpoint)
 
             epoch_bar.update(1)
             epoch_bar.set_postfix(train_loss=f"{train_metrics[0]:.4f}", val_acc=f"{val_metrics[1]:.3f}")
             if progress:
-                tqdm.write(
+                epoch_bar.write(
                     f"epoch {epoch + 1}/{epochs}  train loss {train_metrics[0]:.4f} acc "
                     f"{train_metrics[1]:.3f} | val loss {val_metrics[0]:.4f} acc "
                     f"{val_metrics[1]:.3f} | lr {lr:.3g} | {seconds:.1f}s"
@@ -388,6 +238,8 @@ def fit(
               f"epoch(s); {kept}.")
     finally:
         batch_bar.close()
+        epoch_bar.total = epoch_bar.n  # a run that stopped early ends its bar at 100 %
+        epoch_bar.refresh()
         epoch_bar.close()
 
     if best_state is not None:
@@ -395,14 +247,13 @@ def fit(
     return history
 
 
-def _run_phase(
+def run_phase(
     model: nn.Module,
     loader: Iterable,
     criterion: nn.Module,
     *,
     train: bool,
-    device: torch.device,
-    dtype: torch.dtype | None,
+    context: RunContext,
     channels_last: bool,
     bar: Any,
     optimizer: torch.optim.Optimizer | None = None,
@@ -414,6 +265,7 @@ def _run_phase(
     The sums stay on the device (no ``.item()`` per batch, which would make the CPU wait for
     the GPU every step); the progress bar reads them at most every half second.
     """
+    device = context.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
@@ -425,7 +277,7 @@ def _run_phase(
             inputs, targets = _unpack(batch)
             inputs = _to_device(inputs, device, channels_last)
             targets = targets.to(device, non_blocking=True)
-            with _autocast(device, dtype):
+            with context.autocast():
                 outputs = model(inputs)
                 logits, loss = _loss(criterion, outputs, targets)
             if train:
@@ -457,47 +309,7 @@ def _run_phase(
     return mean_loss, accuracy
 
 
-# --------------------------------------------------------------------------------------
-# Helpers of fit (private)
-# --------------------------------------------------------------------------------------
-
-
-def _checkpoint_state(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any | None,
-    scaler: torch.amp.GradScaler | None,
-    history: History,
-    best_state: Mapping[str, torch.Tensor] | None,
-    epoch: int,
-    epochs: int,
-    seed: int | None,
-    extra: Mapping[str, Any],
-) -> dict[str, Any]:
-    """What ``fit`` saves after each epoch.
-
-    ``state_dict`` is the best weights (what you load to predict, as in the notes);
-    ``last_state_dict``, ``optimizer``, ``scheduler``, ``scaler``, ``rng`` and ``epoch`` are
-    what resuming needs; ``history`` is :meth:`History.to_dict`; ``extra`` is
-    ``checkpoint_extra``.
-    """
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "epoch": epoch,
-        "epochs": epochs,
-        "state_dict": dict(best_state) if best_state is not None else None,
-        "best_acc": float(history.best_acc),
-        "best_epoch": int(history.best_epoch),
-        "last_state_dict": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "history": history.to_dict(),
-        "seed": seed,
-        "rng": _rng_state(),
-        "extra": dict(extra),
-    }
-
+# Helpers of fit (private) --------------------------------------------------------------
 
 def _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume) -> None:
     if not isinstance(model, nn.Module):
@@ -524,16 +336,10 @@ def _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, che
         raise ValueError("resume=True needs checkpoint=<path of the checkpoint to continue from>.")
 
 
-def _check_resumable(state: Mapping[str, Any], path: str | Path, extra: Mapping[str, Any]) -> None:
-    missing = [k for k in ("last_state_dict", "optimizer", "history", "epoch") if k not in state]
-    if missing:
-        raise ValueError(
-            f"{path} is not a checkpoint written by fit (it lacks {missing}); it cannot be resumed. "
-            "Pass resume=False to start afresh (the file will be overwritten)."
-        )
+def _check_resumable(state: TrainingState, extra: Mapping[str, Any]) -> None:
     wanted = {k: extra[k] for k in ("model_name", "num_classes", "class_names") if k in extra}
     if wanted:
-        check_compatible(state, **wanted)
+        check_compatible(state.to_dict(), **wanted)
 
 
 def _load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], path: str | Path) -> None:
@@ -547,26 +353,6 @@ def _load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], path: s
             f"{details} Resume only with the model it was trained with, or pass resume=False to "
             "start afresh (the file will be overwritten)."
         ) from error
-
-
-def _resolve_device(device: torch.device | str | None) -> torch.device:
-    return get_device() if device is None else get_device(prefer=str(device))
-
-
-def _want_channels_last(model: nn.Module, device: torch.device, channels_last: bool | None) -> bool:
-    if channels_last is not None:
-        return bool(channels_last)
-    return device.type in {"cuda", "cpu"} and any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
-def _precision_name(dtype: torch.dtype | None) -> str:
-    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _unpack(batch: Any) -> tuple[Any, torch.Tensor]:
@@ -612,47 +398,3 @@ def _loss(criterion: Callable, outputs: Any, targets: torch.Tensor) -> tuple[tor
 
 def _cpu_copy(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
-
-
-def _length(loader: Iterable) -> int | None:
-    try:
-        return len(loader)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
-def _reseed(seed: int, *loaders: Iterable) -> None:
-    """Seed every random generator an epoch uses, including a loader's own generator."""
-    seed_everything(seed)
-    for loader in loaders:
-        for owner in (loader, getattr(loader, "sampler", None)):
-            generator = getattr(owner, "generator", None)
-            if isinstance(generator, torch.Generator):
-                generator.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    """The random generators' states as tensors and plain values (weights_only-loadable)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
-    return {
-        "python": {"version": version, "state": list(internal), "gauss_next": gauss_next},
-        "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(state: Mapping[str, Any] | None) -> None:
-    if not state:
-        return
-    py = state["python"]
-    random.setstate((py["version"], tuple(py["state"]), py["gauss_next"]))
-    npy = state["numpy"]
-    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"],
-                         npy["has_gauss"], npy["cached_gaussian"]))
-    torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda") or []
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)

@@ -8,8 +8,9 @@ the backbone is unfrozen (its BatchNorm layers keep their pretrained statistics)
 training continues with a lower learning rate, so that the pretrained weights are
 adjusted rather than destroyed.
 
-The notebook (06) walks through these steps one cell at a time; :func:`run_transfer`
-chains them for the tests and the benchmark.
+One recipe: :class:`TransferConfig` holds its numbers, :func:`train_stage1` and
+:func:`train_stage2` are its two stages, and notebook 06, :func:`run_transfer` (the command
+line) and the benchmark's course side all call them.
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ from torch import nn
 
 from course_utils.data.flowers import FlowerFolder, FlowerSource, flower_datasets, flower_loaders
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
+from course_utils.env import RunContext, current_context
+from course_utils.pipeline.evaluation import predict
 from course_utils.pipeline.features import cached_features, fit_head
+from course_utils.pipeline.history import History
 from course_utils.pipeline.models import build_model, head_parameters, preprocessing_for, unfreeze
-from course_utils.pipeline.training import History, fit
-from course_utils.storage.checkpoints import check_compatible, load_checkpoint
+from course_utils.pipeline.training import fit
+from course_utils.storage.checkpoints import TrainingState, check_compatible
+
+__all__ = ["TransferConfig", "TransferResult", "checkpoint_extra", "run_transfer", "stage1_optimizer",
+           "stage2_optimizer", "train_stage1", "train_stage2"]
 
 
 def checkpoint_extra(model_name: str, train_set: FlowerFolder, settings: TransformSettings) -> dict[str, Any]:
@@ -45,49 +52,10 @@ def checkpoint_extra(model_name: str, train_set: FlowerFolder, settings: Transfo
 Optimizers = tuple[torch.optim.Adam, torch.optim.lr_scheduler.StepLR]
 
 
-def stage1_optimizer(model: nn.Module, *, lr: float = 1e-3, step_size: int = 7, gamma: float = 0.1) -> Optimizers:
-    """Adam on the trainable parameters (the head, when the backbone is frozen) and StepLR."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError("No parameter of this model requires a gradient: nothing would train.")
-    optimizer = torch.optim.Adam(trainable, lr=lr)
-    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
-
-
-def stage2_optimizer(
-    model: nn.Module,
-    stage1_checkpoint: str | Path,
-    *,
-    lr: float = 1e-4,
-    step_size: int = 7,
-    gamma: float = 0.1,
-    model_name: str | None = None,
-    class_names: list[str] | None = None,
-) -> Optimizers:
-    """Load the best stage-1 weights and optimizer, unfreeze the backbone, lower the learning rate.
-
-    The stage-1 optimizer only knew the head's parameters, so it is rebuilt over the head,
-    its saved state (Adam's running averages) is loaded, and the unfrozen backbone joins
-    as a second parameter group. Both groups then use ``lr``. BatchNorm layers stay frozen
-    (see :func:`course_utils.pipeline.models.unfreeze`). Returns (optimizer, StepLR).
-    """
-    state = load_checkpoint(stage1_checkpoint)
-    check_compatible(state, model_name=model_name, class_names=class_names)
-    model.load_state_dict(state["state_dict"])  # the best epoch's weights
-    head = list(head_parameters(model))
-    optimizer = torch.optim.Adam(head)
-    optimizer.load_state_dict(state["optimizer"])  # the head's Adam state from stage 1
-    backbone = unfreeze(model)
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-        group.pop("initial_lr", None)  # let the new scheduler start from the new rate
-    optimizer.add_param_group({"params": backbone, "lr": lr})
-    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
-
-
 @dataclass
 class TransferConfig:
-    """The settings of one transfer-learning run."""
+    """The recipe of one transfer-learning run: notebook 06, ``run_transfer``, the command line
+    and the benchmark all read these numbers, so the recorded recipe cannot drift between them."""
 
     model_name: str = "efficientnet_lite0"
     image_size: int = 160
@@ -106,11 +74,101 @@ class TransferConfig:
     stage2_lr: float = 1e-4
     step_size: int = 4
     gamma: float = 0.1
+    stage1_patience: int | None = None  # stop stage 1 when validation stops improving for this many epochs
+    stage2_batchnorm: bool = False  # BatchNorm trains in stage 2 too, as in the notes (the course keeps it frozen)
     seed: int = 0
     max_per_class: int | dict[str, int] | None = None
-    num_workers: int | None = None
-    device: str | None = None
     progress: bool = True
+
+    def check(self) -> None:
+        """A clear error for settings that contradict each other, before any work is done."""
+        if self.stage1_features and self.stage1_augment:
+            raise ValueError("stage1_augment=True needs stage1_features=False: cached features are computed "
+                             "once, from un-augmented images (course_utils.pipeline.features can cache "
+                             "augmented views).")
+
+    def transform_settings(self) -> TransformSettings:
+        """Image size, resize and the normalisation the pretrained weights expect."""
+        mean, std = preprocessing_for(self.model_name)
+        return TransformSettings(image_size=self.image_size, mean=mean, std=std, resize_to=self.resize_to)
+
+
+def stage1_optimizer(model: nn.Module, config: TransferConfig | None = None) -> Optimizers:
+    """Adam on the trainable parameters (the head, when the backbone is frozen) and StepLR."""
+    config = config or TransferConfig()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("No parameter of this model requires a gradient: nothing would train.")
+    optimizer = torch.optim.Adam(trainable, lr=config.stage1_lr)
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+
+
+def stage2_optimizer(
+    model: nn.Module,
+    stage1_checkpoint: str | Path,
+    config: TransferConfig | None = None,
+    *,
+    class_names: list[str] | None = None,
+) -> Optimizers:
+    """Load the best stage-1 weights and optimizer, unfreeze the backbone, lower the learning rate.
+
+    The stage-1 optimizer only knew the head's parameters, so it is rebuilt over the head,
+    its saved state (Adam's running averages) is loaded, and the unfrozen backbone joins
+    as a second parameter group. Both groups then use ``config.stage2_lr``. BatchNorm layers
+    stay frozen (see :func:`course_utils.pipeline.models.unfreeze`). Returns (optimizer, StepLR).
+    """
+    config = config or TransferConfig()
+    state = TrainingState.load(stage1_checkpoint)
+    check_compatible(state.to_dict(), model_name=config.model_name, class_names=class_names)
+    model.load_state_dict(state.state_dict or state.last_state_dict)  # the best epoch's weights
+    optimizer = torch.optim.Adam(list(head_parameters(model)))
+    optimizer.load_state_dict(state.optimizer)  # the head's Adam state from stage 1
+    backbone = unfreeze(model, batchnorm=config.stage2_batchnorm)
+    for group in optimizer.param_groups:
+        group["lr"] = config.stage2_lr
+        group.pop("initial_lr", None)  # let the new scheduler start from the new rate
+    optimizer.add_param_group({"params": backbone, "lr": config.stage2_lr})
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+
+
+def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: str | Path,
+                 config: TransferConfig | None = None, *, context: RunContext | None = None,
+                 extra: dict[str, Any] | None = None, cache_dir: str | Path | None = None) -> History:
+    """Stage 1: the new head trains on the frozen backbone; the best epoch is saved to ``checkpoint``.
+
+    ``sets["train"]`` and ``sets["valid"]`` are the data sets to train and validate on (give the
+    training set the evaluation transform unless ``config.stage1_augment``). With
+    ``config.stage1_features`` the backbone runs once and the head trains on the cached
+    features (:mod:`course_utils.pipeline.features`); otherwise every epoch runs the whole
+    model over the images, as the notes do.
+    """
+    config = config or TransferConfig()
+    config.check()
+    context = context or current_context()
+    optimizer, scheduler = stage1_optimizer(model, config)
+    common = dict(epochs=config.stage1_epochs, optimizer=optimizer, scheduler=scheduler, criterion=nn.NLLLoss(),
+                  context=context, checkpoint=checkpoint, checkpoint_extra=extra, seed=config.seed,
+                  patience=config.stage1_patience, progress=config.progress)
+    if config.stage1_features:
+        features = {split: cached_features(model, sets[split], batch_size=config.batch_size, seed=config.seed,
+                                           context=context, cache_dir=cache_dir, progress=config.progress,
+                                           desc=f"{split} features")
+                    for split in ("train", "valid")}
+        return fit_head(model, features["train"], features["valid"], batch_size=config.batch_size, **common)
+    loaders = flower_loaders(sets, batch_size=config.batch_size, seed=config.seed, context=context)
+    return fit(model, loaders["train"], loaders["valid"], **common)
+
+
+def train_stage2(model: nn.Module, loaders: dict[str, Any], stage1_checkpoint: str | Path, checkpoint: str | Path,
+                 config: TransferConfig | None = None, *, context: RunContext | None = None,
+                 extra: dict[str, Any] | None = None, class_names: list[str] | None = None,
+                 compile: bool = False) -> History:
+    """Stage 2: from the best stage-1 checkpoint, everything but BatchNorm trains at a lower rate."""
+    config = config or TransferConfig()
+    optimizer, scheduler = stage2_optimizer(model, stage1_checkpoint, config, class_names=class_names)
+    return fit(model, loaders["train"], loaders["valid"], epochs=config.stage2_epochs, optimizer=optimizer,
+               scheduler=scheduler, criterion=nn.NLLLoss(), context=context, compile=compile,
+               checkpoint=checkpoint, checkpoint_extra=extra, seed=config.seed, progress=config.progress)
 
 
 @dataclass
@@ -128,69 +186,38 @@ class TransferResult:
 
 
 def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
-                 config: TransferConfig | None = None) -> TransferResult:
-    """Stage 1, stage 2 and a test evaluation, with checkpoints in ``out_dir``.
-
-    Stage 1 trains the head on the backbone's features, computed once and cached
-    (:mod:`course_utils.pipeline.features`), unless ``config.stage1_features`` is False: then it runs
-    the backbone over the images in every epoch, as the notes do. Either way ``stage1.pt``
-    is a full-model checkpoint that stage 2 starts from.
-    """
+                 config: TransferConfig | None = None, *, context: RunContext | None = None) -> TransferResult:
+    """Stage 1, stage 2 and a test evaluation, with checkpoints ``stage1.pt``, ``stage2.pt`` in ``out_dir``."""
     config = config or TransferConfig()
-    if config.stage1_features and config.stage1_augment:
-        raise ValueError("stage1_augment=True needs stage1_features=False: cached features are computed "
-                         "once, from un-augmented images (course_utils.pipeline.features can cache augmented views).")
-    from course_utils.pipeline.evaluation import predict
-
+    config.check()
+    context = context or current_context()
     out_dir = Path(out_dir)
-    mean, std = preprocessing_for(config.model_name)
-    settings = TransformSettings(image_size=config.image_size, mean=mean, std=std, resize_to=config.resize_to)
+    settings = config.transform_settings()
     sets = flower_datasets(source, train_transform(settings), eval_transform(settings),
                            max_per_class=config.max_per_class)
-    loaders = flower_loaders(sets, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
-    plain_train = copy.copy(sets["train"])  # the same training images, un-augmented (no second scan)
-    plain_train.transform = eval_transform(settings)
+    loaders = flower_loaders(sets, batch_size=config.batch_size, seed=config.seed, context=context)
+    stage1_sets = dict(sets)
+    if not config.stage1_augment:
+        stage1_sets["train"] = copy.copy(sets["train"])  # the same training images, un-augmented (no second scan)
+        stage1_sets["train"].transform = eval_transform(settings)
     train_set = sets["train"]
     extra = checkpoint_extra(config.model_name, train_set, settings)
-    nll = nn.NLLLoss()
     seconds = {}
 
     torch.manual_seed(config.seed)
     model = build_model(config.model_name, len(train_set.classes), feature_extract=True)
-    optimizer, scheduler = stage1_optimizer(model, lr=config.stage1_lr, step_size=config.step_size,
-                                            gamma=config.gamma)
     started = time.perf_counter()
-    stage1_args = dict(epochs=config.stage1_epochs, optimizer=optimizer, scheduler=scheduler, criterion=nll,
-                       device=config.device, checkpoint=out_dir / "stage1.pt", checkpoint_extra=extra,
-                       seed=config.seed, progress=config.progress)
-    if config.stage1_features:
-        features = {split: cached_features(model, dataset, batch_size=config.batch_size,
-                                           num_workers=config.num_workers, device=config.device,
-                                           progress=config.progress, desc=f"{split} features")
-                    for split, dataset in (("train", plain_train), ("valid", sets["valid"]))}
-        stage1 = fit_head(model, features["train"], features["valid"], batch_size=config.batch_size,
-                          **stage1_args)
-    else:
-        stage1_train = loaders["train"]
-        if not config.stage1_augment:
-            stage1_train = flower_loaders({"train": plain_train}, batch_size=config.batch_size,
-                                          num_workers=config.num_workers, seed=config.seed)["train"]
-        stage1 = fit(model, stage1_train, loaders["valid"], **stage1_args)
+    stage1 = train_stage1(model, stage1_sets, out_dir / "stage1.pt", config, context=context, extra=extra)
     seconds["stage1"] = time.perf_counter() - started
-
-    optimizer, scheduler = stage2_optimizer(model, out_dir / "stage1.pt", lr=config.stage2_lr,
-                                            step_size=config.step_size, gamma=config.gamma,
-                                            model_name=config.model_name, class_names=train_set.class_names)
     started = time.perf_counter()
-    stage2 = fit(model, loaders["train"], loaders["valid"], epochs=config.stage2_epochs, optimizer=optimizer,
-                 scheduler=scheduler, criterion=nll, device=config.device, checkpoint=out_dir / "stage2.pt",
-                 checkpoint_extra=extra, seed=config.seed, progress=config.progress)
+    stage2 = train_stage2(model, loaders, out_dir / "stage1.pt", out_dir / "stage2.pt", config, context=context,
+                          extra=extra, class_names=train_set.class_names)
     seconds["stage2"] = time.perf_counter() - started
 
     result = TransferResult(stage1, stage2, model, list(train_set.class_names), settings, seconds=seconds)
     if "test" in loaders and len(sets["test"]):
         started = time.perf_counter()
-        predictions = predict(model, loaders["test"], device=config.device)
+        predictions = predict(model, loaders["test"], context=context)
         result.test_accuracy, result.test_top5 = predictions.accuracy(), predictions.topk_accuracy(5)
         seconds["test"] = time.perf_counter() - started
     return result
@@ -202,8 +229,9 @@ def main(argv: list[str] | None = None) -> TransferResult:
     import platform
 
     from course_utils.data.flowers import find_flowers
-    from course_utils.env import data_dir
+    from course_utils.env import run_context
 
+    context = run_context()  # decided once, here at the top of the run
     defaults = TransferConfig()
     parser = argparse.ArgumentParser(prog="python -m course_utils.pipeline.transfer", description=main.__doc__)
     parser.add_argument("folder", nargs="?", help="flowers in the notes' layout (default: find_flowers())")
@@ -220,16 +248,16 @@ def main(argv: list[str] | None = None) -> TransferResult:
     parser.add_argument("--stage2-lr", type=float, default=defaults.stage2_lr)
     parser.add_argument("--step-size", type=int, default=defaults.step_size)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--out", default=str(data_dir() / "runs" / "transfer"))
+    parser.add_argument("--out", default=str(context.data_dir / "runs" / "transfer"))
     args = parser.parse_args(argv)
-    source = find_flowers(args.folder)
+    source = find_flowers(args.folder, context=context)
     config = TransferConfig(model_name=args.model, image_size=args.image_size, resize_to=args.resize_to,
                             stage1_augment=args.stage1_augment,
                             stage1_features=not args.stage1_on_images, batch_size=args.batch_size,
                             stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
                             stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, step_size=args.step_size)
     print(f"{source.description}: {source.splits}; {config}")
-    result = run_transfer(source, args.out, config)
+    result = run_transfer(source, args.out, config, context=context)
     print(f"machine: {platform.platform()}, {torch.get_num_threads()} threads, device "
           f"{result.stage1.device}")
     print(f"stage 1: {result.stage1.summary()} ({result.seconds['stage1']:.0f}s)")

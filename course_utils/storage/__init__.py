@@ -3,5 +3,5 @@
 - ``checkpoints``: the one checkpoint format, saved atomically, loaded with ``weights_only=True``.
 - ``folders``: folders that appear whole or not at all.
 - ``image_files``: open any image as RGB; find the files that cannot be read.
-- ``resized_cache``: a folder resized once to the training resolution.
+- ``cache``: caches named after a hash of their inputs, rebuilt when damaged.
 """

@@ -10,6 +10,8 @@ pickle can execute anything when it is loaded, so never load one you do not trus
 - :func:`load_checkpoint` loads with ``weights_only=True`` and explains what went wrong.
 - :func:`check_compatible` says, before any weights are loaded, whether a checkpoint was
   made for this model and these classes.
+- :class:`TrainingState` is the one format of a training checkpoint: what ``fit`` (and
+  ``fit_head`` for stage 1) saves after every epoch, and what resuming and stage 2 read.
 """
 
 from __future__ import annotations
@@ -19,15 +21,74 @@ import pickle
 import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["check_compatible", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "TrainingState", "check_compatible", "load_checkpoint", "save_checkpoint"]
+
+CHECKPOINT_FORMAT = "course_utils.fit/1"
+"""Written into every training checkpoint, so a reader knows which keys to expect."""
 
 _SCALARS = (str, bytes, int, float, complex, bool, type(None))
 _TORCH_VALUES = (torch.Tensor, torch.Size, torch.dtype, torch.device)
+
+
+@dataclass
+class TrainingState:
+    """A training checkpoint: everything to continue a run exactly, and to use its best model.
+
+    ``state_dict`` holds the best epoch's weights (what you load to predict, as in the notes);
+    ``last_state_dict``, ``optimizer``, ``scheduler``, ``scaler``, ``rng`` and ``epoch`` are what
+    resuming needs; ``history`` is ``History.to_dict()``; ``extra`` describes the model (name,
+    class names, transform settings: plain values only); ``stage1`` says how a stage-1
+    checkpoint trained on cached features was made. On disk it is a plain dict
+    (:meth:`to_dict`), so it loads with ``weights_only=True``.
+    """
+
+    epoch: int
+    epochs: int
+    state_dict: dict[str, Any] | None
+    best_acc: float
+    best_epoch: int
+    last_state_dict: dict[str, Any]
+    optimizer: dict[str, Any]
+    history: dict[str, Any]
+    scheduler: dict[str, Any] | None = None
+    scaler: dict[str, Any] | None = None
+    seed: int | None = None
+    rng: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    stage1: dict[str, Any] | None = None
+    format: str = CHECKPOINT_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain dict that is saved."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any], path: str | os.PathLike[str] = "checkpoint") -> TrainingState:
+        """Read a loaded checkpoint; a clear error if it is not a training checkpoint."""
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in state]
+        if missing:
+            raise ValueError(
+                f"{path} is not a checkpoint written by fit (it lacks {missing}); it cannot be resumed. "
+                "Pass resume=False to start afresh (the file will be overwritten)."
+            )
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in known})
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write it atomically (:func:`save_checkpoint`)."""
+        return save_checkpoint(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainingState:
+        """Load it safely (:func:`load_checkpoint`) and check it is a training checkpoint."""
+        return cls.from_dict(load_checkpoint(path), path)
 
 
 def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:

@@ -1,95 +1,21 @@
-"""Getting images to the model fast: DataLoader settings for this machine, and where the time goes.
+"""Where a benchmark's time goes: waiting for batches, decoding, resizing.
 
-Every training step needs a batch of images, and making one costs work on the CPU: read
-the file, decode the JPEG, resize, augment, convert to a tensor. With ``num_workers=0`` (the
-notes' DataLoader) that work happens in the training process, between steps, while the model
-waits. This module answers three questions:
-
-- :func:`loader_settings`: how many worker processes, and whether to pin memory, on this
-  machine and device;
 - :func:`time_image_pipeline`: how long decoding, resizing and the rest of the transform take
   per image, measured separately (if decoding large JPEGs dominates, a pre-resized copy helps:
-  :mod:`course_utils.storage.resized_cache`);
+  :mod:`benchmarks.resized_cache`);
 - :class:`TimedLoader`: how much of a training run is spent *waiting* for the next batch.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+__all__ = ["ImageTiming", "PassTiming", "TimedLoader", "time_image_pipeline"]
 
-__all__ = ["ImageTiming", "LoaderSettings", "TimedLoader", "cpu_count", "loader_settings", "time_image_pipeline"]
-
-
-def cpu_count() -> int:
-    """The CPU cores this process may use (its affinity, which containers restrict), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return max(1, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class LoaderSettings:
-    """The DataLoader arguments that decide speed (not results)."""
-
-    num_workers: int
-    pin_memory: bool
-    persistent_workers: bool
-    prefetch_factor: int | None
-
-    def as_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``DataLoader(...)``."""
-        kwargs: dict[str, Any] = {"num_workers": self.num_workers, "pin_memory": self.pin_memory}
-        if self.num_workers > 0:
-            kwargs["persistent_workers"] = self.persistent_workers
-            kwargs["prefetch_factor"] = self.prefetch_factor
-        return kwargs
-
-
-def loader_settings(device: torch.device | str | None = None, *, num_workers: int | None = None) -> LoaderSettings:
-    """DataLoader settings sized to this machine.
-
-    - **workers**: on CUDA the CPU only prepares data, so up to 8 workers (one core is left
-      for the training process). On the CPU, the model's own arithmetic already uses every
-      core, so a worker takes a core from it: one worker per four cores, at least one when
-      there are two cores or more, so that decoding overlaps with computing. In fast mode
-      (``COURSE_FAST=1``), 0: starting processes costs more than a tiny run saves.
-    - **pin_memory** only with CUDA: page-locked memory lets ``.to(device, non_blocking=True)``
-      copy while the GPU computes; without a GPU it is wasted work.
-    - **persistent_workers**: keep the workers alive between epochs instead of starting them
-      again (and re-importing everything) every epoch.
-    """
-    from course_utils.env import fast_mode, get_device
-
-    device = get_device(prefer=str(device)) if device is not None else get_device()
-    cores = cpu_count()
-    if num_workers is None:
-        if fast_mode():
-            num_workers = 0
-        elif device.type == "cuda":
-            num_workers = min(8, max(1, cores - 1))
-        else:
-            num_workers = min(4, cores // 4) or (1 if cores >= 2 else 0)
-    if num_workers < 0:
-        raise ValueError(f"num_workers must be 0 or more, got {num_workers}.")
-    return LoaderSettings(
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
-        prefetch_factor=4 if num_workers > 0 else None,
-    )
-
-
-# --------------------------------------------------------------------------------------
-# Where the data time goes
-# --------------------------------------------------------------------------------------
 
 
 @dataclass

@@ -23,36 +23,29 @@ changes).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
+from course_utils.env import data_dir
+from course_utils.storage.cache import cache_key, file_fingerprints
 from course_utils.storage.folders import atomic_directory, remove_partial_folders
-from course_utils.storage.image_files import open_rgb, why_unreadable
+from course_utils.storage.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
 
 __all__ = ["resized_copy", "resized_copy_dir"]
 
 CACHE_VERSION = 1
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
-def _image_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def resized_copy_dir(root: str | os.PathLike, shorter_side: int, *, quality: int = 95,
                      cache_dir: str | os.PathLike | None = None) -> Path:
     """Where :func:`resized_copy` keeps (or will keep) the copy of ``root`` at ``shorter_side`` px."""
-    from course_utils.env import data_dir
-
     root = Path(root).resolve()
-    digest = hashlib.sha256(f"{CACHE_VERSION}|{root}|{shorter_side}|{quality}".encode())
-    for path in _image_files(root):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    images = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    key = cache_key({"version": CACHE_VERSION, "root": str(root), "shorter_side": shorter_side,
+                     "quality": quality, "files": file_fingerprints(images, root)}, length=16)
     parent = Path(cache_dir) if cache_dir is not None else data_dir() / "cache" / "resized"
-    return parent / f"{root.name}-{shorter_side}px-{digest.hexdigest()[:16]}"
+    return parent / f"{root.name}-{shorter_side}px-{key}"
 
 
 def resized_copy(root: str | os.PathLike, shorter_side: int, *, quality: int = 95,
