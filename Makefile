@@ -30,6 +30,7 @@ lab: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: lint
 	COURSE_FAST=1 $(BIN)/python -m pytest $(PYTEST_ARGS)

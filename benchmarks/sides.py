@@ -170,14 +170,8 @@ def baseline_stage1(data: BenchData, cfg: Config, workdir: Path) -> tuple[SideRe
     started = time.perf_counter()
     model, val_acc_history, *_ = baseline.train_model(model, timed, criterion, optimizer, scheduler, cfg.device,
                                                       num_epochs=cfg.stage1_epochs, filename=str(checkpoint))
-    _sync(cfg.device)
-    seconds = time.perf_counter() - started
-    result = SideResult(
-        "notes loop", "stage 1", seconds, (len(data.train) + len(data.valid)) * cfg.stage1_epochs,
-        val_acc=max(float(a) for a in val_acc_history), waiting=sum(t.waiting for t in timed.values()),
-        train_images=timed["train"].images, train_seconds=timed["train"].seconds,
-        detail=f"{cfg.stage1_epochs} epochs × full backbone forward on augmented images",
-    )
+    result = _notes_result("stage 1", data, cfg.stage1_epochs, started, val_acc_history, timed, cfg,
+                           f"{cfg.stage1_epochs} epochs × full backbone forward on augmented images")
     return _finish(result, peak), BaselineState(model, dataloaders, checkpoint)
 
 
@@ -192,15 +186,21 @@ def baseline_stage2(data: BenchData, cfg: Config, workdir: Path, state: Baseline
     _, val_acc_history, *_ = baseline.train_model(model, timed, nn.NLLLoss(), optimizer, scheduler, cfg.device,
                                                   num_epochs=cfg.stage2_epochs,
                                                   filename=str(workdir / "notes-stage2.pth"))
+    result = _notes_result("stage 2", data, cfg.stage2_epochs, started, val_acc_history, timed, cfg,
+                           "fp32, default memory format, num_workers=0")
+    return _finish(result, peak)
+
+
+def _notes_result(stage: str, data: BenchData, epochs: int, started: float, val_acc_history: list,
+                  timed: dict[str, TimedLoader], cfg: Config, detail: str) -> SideResult:
+    """What the notes' loop measured in one stage (after waiting for the device to finish)."""
     _sync(cfg.device)
     seconds = time.perf_counter() - started
-    result = SideResult(
-        "notes loop", "stage 2", seconds, (len(data.train) + len(data.valid)) * cfg.stage2_epochs,
+    return SideResult(
+        "notes loop", stage, seconds, (len(data.train) + len(data.valid)) * epochs,
         val_acc=max(float(a) for a in val_acc_history), waiting=sum(t.waiting for t in timed.values()),
-        train_images=timed["train"].images, train_seconds=timed["train"].seconds,
-        detail="fp32, default memory format, num_workers=0",
+        train_images=timed["train"].images, train_seconds=timed["train"].seconds, detail=detail,
     )
-    return _finish(result, peak)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,11 +1,48 @@
-"""Helpers for the course's notebooks.
+"""Helpers for the course's notebooks: the map.
 
-Each module holds one idea and is imported by name, for example::
+Three parts that barely touch, plus two small modules every part uses. Import modules by
+name (``from course_utils.lessons.conv import conv_geometry``); importing the package itself
+loads nothing heavy.
 
-    from course_utils.env import get_device, pick
-    from course_utils.lessons.conv import conv_output_size
+``env``                               the run context, decided once: device, precision, workers, data folder, fast/offline
+``arguments``                         argument checks and error quoting shared by every part
 
-Importing the package itself is cheap: nothing heavy is loaded until a module is.
+``lessons/`` — notebooks 01–05, one idea per module
+  ``lessons.conv``                    output sizes, window positions, a convolution by hand (01)
+  ``lessons.pooling``                 max and average pooling by hand (02)
+  ``lessons.summary``                 per-layer table, parameter and FLOP counts (03)
+  ``lessons.receptive_field``         the receptive-field recurrence, layer by layer (04)
+  ``lessons.receptive_field_probe``   the receptive field measured by a gradient (04)
+  ``lessons.architectures``           the notes' first CNN, plain and residual networks (05)
+  ``lessons.pictures``                a real photograph offline; drawings of tensors, windows, fields
+  ``lessons.explorers``               ipywidgets sliders over the functions above
+
+``data/`` — where images come from
+  ``data.sources``                    your folder → download → generated: one pattern, one warning
+  ``data.digits``                     MNIST or generated digits
+  ``data.flowers``                    flower folders in the notes' layout, numbered safely
+  ``data.flowers102``                 the official Flowers-102, downloaded and converted
+  ``data.synthetic_flowers``          the offline default flowers, drawn locally
+  ``data.transforms``                 the notes' augmentation and the evaluation transform
+
+``pipeline/`` — training and transfer learning (05–06, the command, the benchmark)
+  ``pipeline.training``               ``fit``: the notes' ``train_model`` grown up
+  ``pipeline.history``                what a run measured, epoch by epoch
+  ``pipeline.randomness``             random generators saved and restored for exact resumes
+  ``pipeline.models``                 pretrained models by name, with a recorded new head
+  ``pipeline.efficientnet_lite``      the offline ImageNet backbone
+  ``pipeline.backbone``               the frozen backbone for inference (head removed, BatchNorm folded)
+  ``pipeline.features``               stage 1 on cached backbone features
+  ``pipeline.transfer``               the two-stage recipe: one config, two stage functions
+  ``pipeline.evaluation``             accuracy, top-5, confusions, one photo's prediction
+  ``pipeline.plots``                  plots of data batches, histories and predictions
+
+``storage/`` — files that survive crashes
+  ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely
+  ``storage.folders``                 folders that appear whole or not at all
+  ``storage.cache``                   caches named after a hash of their inputs
+  ``storage.image_files``             open any image as RGB; find the files that cannot be read
 """
 
 __version__ = "0.1.0"
+__all__: list[str] = []  # a map, not an API: import the modules by name

@@ -20,9 +20,9 @@ from course_utils.pipeline.evaluation import (
     confused_pairs,
     predict,
     predict_image,
-    show_predictions,
 )
 from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.pipeline.plots import show_predictions
 from course_utils.pipeline.transfer import (
     TransferConfig,
     run_transfer,

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -210,7 +211,7 @@ def generate_digits(n: int, *, seed: int = 0, size: int = 28, noise: float = 0.0
         stroke = torch.randint(n_strokes, (m,), generator=g)
         source = glyphs[font, stroke, y].unsqueeze(1)  # (m, 1, C, C)
         theta = _random_affine(m, g, size)
-        grid = F.affine_grid(theta, (m, 1, size, size), align_corners=False)
+        grid = F.affine_grid(theta, [m, 1, size, size], align_corners=False)
         out = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         sigma = torch.rand(m, 1, 1, 1, generator=g) * noise
         out = out + sigma * torch.randn(out.shape, generator=g)
@@ -259,7 +260,7 @@ def _glyphs() -> torch.Tensor:
     return glyphs
 
 
-def _fonts() -> list:
+def _fonts() -> list[Any]:
     from PIL import ImageFont
 
     try:
@@ -268,7 +269,8 @@ def _fonts() -> list:
         folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     except ImportError:  # pragma: no cover - matplotlib is a course dependency
         folder = Path()
-    fonts = [ImageFont.truetype(str(folder / name), 48) for name in _FONT_FILES if (folder / name).is_file()]
+    fonts: list[Any] = [ImageFont.truetype(str(folder / name), 48) for name in _FONT_FILES
+                        if (folder / name).is_file()]
     if not fonts:  # pragma: no cover - only without matplotlib's fonts
         fonts = [ImageFont.load_default(size=48)]
     return fonts

@@ -179,6 +179,10 @@ class FlowerFolder(ImageFolder):
     error, since the model could not learn it.
     """
 
+    samples: list[tuple[str, int]]
+    imgs: list[tuple[str, int]]
+    targets: list[int]
+
     def __init__(
         self,
         split_dir: str | os.PathLike,
@@ -211,7 +215,8 @@ class FlowerFolder(ImageFolder):
                     f"{NAMES_FILE})."
                 )
         if max_per_class is not None:
-            kept, seen = [], {}
+            kept: list[tuple[str, int]] = []
+            seen: dict[int, int] = {}
             for path, target in self.samples:
                 if seen.get(target, 0) < max_per_class:
                     kept.append((path, target))
@@ -272,16 +277,16 @@ def flower_datasets(
     The training split gets ``train_transform``; valid and test get ``eval_transform``.
     ``max_per_class`` (one number, or one per split) keeps runs small.
     """
-    root = root.root if isinstance(root, FlowerSource) else Path(root)
-    check_layout(root)
-    names = load_class_names(root)
+    folder = Path(root.root if isinstance(root, FlowerSource) and root.root is not None else root)  # type: ignore[arg-type]
+    check_layout(folder)
+    names = load_class_names(folder)
     limits = max_per_class if isinstance(max_per_class, dict) else dict.fromkeys(SPLITS, max_per_class)
-    train = FlowerFolder(root / "train", train_transform, names=names, max_per_class=limits.get("train"))
+    train = FlowerFolder(folder / "train", train_transform, names=names, max_per_class=limits.get("train"))
     sets = {"train": train}
     for split in ("valid", "test"):
-        if (root / split).is_dir():
+        if (folder / split).is_dir():
             sets[split] = FlowerFolder(
-                root / split, eval_transform, classes=train.classes, names=names, max_per_class=limits.get(split)
+                folder / split, eval_transform, classes=train.classes, names=names, max_per_class=limits.get(split)
             )
     return sets
 

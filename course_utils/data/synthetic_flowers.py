@@ -26,6 +26,15 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from course_utils.storage.folders import atomic_directory, remove_partial_folders
 
+__all__ = [
+    "SPLITS",
+    "Species",
+    "draw_flower",
+    "make_synthetic_flowers",
+    "species_names",
+    "synthetic_flowers_dir",
+]
+
 GENERATOR_VERSION = 1
 """Bump when the drawing changes, so that old cached copies are not reused."""
 
@@ -165,7 +174,7 @@ def _background(size: int, rng: np.random.Generator) -> Image.Image:
     """An out-of-focus background: drawn small, blurred, then enlarged (which blurs it more)."""
     final_size, size = size, max(size // 4, 8)
     top, bottom, blobs = BACKGROUNDS[list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]]
-    top, bottom = _jitter(top, rng, 18), _jitter(bottom, rng, 18)
+    top, bottom = _jitter(top, rng, 18), _jitter(bottom, rng, 18)  # type: ignore[assignment]
     t = np.linspace(0, 1, size)[:, None, None]
     pixels = (1 - t) * np.array(top) + t * np.array(bottom)
     image = Image.fromarray(np.repeat(pixels, size, axis=1).astype(np.uint8))
@@ -294,5 +303,5 @@ def _light(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     exposure = rng.uniform(0.7, 1.25)
     warmth = np.array([1 + rng.normal(0, 0.04), 1.0, 1 + rng.normal(0, 0.04)], dtype=np.float32)
     noise = rng.standard_normal(pixels.shape, dtype=np.float32) * 4
-    pixels = pixels * (exposure * gradient * warmth) + noise
+    pixels = (pixels * (exposure * gradient * warmth) + noise).astype(np.float32)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))

@@ -14,13 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torchvision import transforms as T
 
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "TransformSettings",
+    "augmentation_gallery",
+    "augmentation_steps",
+    "denormalize",
+    "eval_transform",
+    "train_transform",
+]
+
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    pass
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,9 +64,10 @@ class TransformSettings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict) -> TransformSettings:
+    def from_dict(cls, values: dict[str, Any]) -> TransformSettings:
         """The inverse of :meth:`to_dict`."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**fields)
 
 
 def augmentation_steps(settings: TransformSettings = TransformSettings()) -> dict[str, torch.nn.Module]:
@@ -129,24 +141,3 @@ def denormalize(
     mean_t = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(shape)
     std_t = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(shape)
     return (images * std_t + mean_t).clamp(0, 1)
-
-
-def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
-               settings: TransformSettings = TransformSettings(), *, columns: int = 4,
-               title: str | None = None) -> Figure:
-    """Show a batch of normalised tensors as pictures, titled with their class names."""
-    import matplotlib.pyplot as plt
-
-    n = len(images)
-    rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
-    pictures = denormalize(images.detach().cpu().float(), settings.mean, settings.std)
-    for ax, picture, label in zip(axes.flat, pictures, labels.tolist(), strict=False):
-        ax.imshow(picture.permute(1, 2, 0).numpy())
-        ax.set_title(class_names[label], fontsize=9)
-    for ax in axes.flat:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -21,26 +21,38 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from course_utils.arguments import require_int
+
+__all__ = [
+    "FORMULA",
+    "ConvGeometry",
+    "conv2d_loops",
+    "conv2d_unfold",
+    "conv_geometry",
+    "conv_mult_adds",
+    "conv_output_size",
+    "effective_kernel_size",
+    "hand_made_kernels",
+    "hwc",
+]
+
 FORMULA = "H2 = (H1 − FH + 2P) / S + 1"
 """The output-size formula as the lecture notes write it (the same holds for the width)."""
 
 IntPair = int | tuple[int, int]
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return value
+def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
+    """The span of a kernel once dilation spreads its taps: ``d·(k − 1) + 1``."""
+    return dilation * (kernel_size - 1) + 1
 
 
 def _pair(name: str, value: IntPair, minimum: int) -> tuple[int, int]:
     if isinstance(value, tuple):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}.")
-        return _check_int(name, value[0], minimum), _check_int(name, value[1], minimum)
-    value = _check_int(name, value, minimum)
+        return require_int(name, value[0], minimum), require_int(name, value[1], minimum)
+    value = require_int(name, value, minimum)
     return value, value
 
 
@@ -61,7 +73,7 @@ class ConvGeometry:
     @property
     def effective_kernel_size(self) -> int:
         """``FH``: the span of the kernel once dilation spreads its taps apart."""
-        return self.dilation * (self.kernel_size - 1) + 1
+        return effective_kernel_size(self.kernel_size, self.dilation)
 
     @property
     def padded_size(self) -> int:
@@ -161,11 +173,11 @@ def conv_geometry(
     3
     """
     geometry = ConvGeometry(
-        size=_check_int("size", size, 1),
-        kernel_size=_check_int("kernel_size", kernel_size, 1),
-        stride=_check_int("stride", stride, 1),
-        padding=_check_int("padding", padding, 0),
-        dilation=_check_int("dilation", dilation, 1),
+        size=require_int("size", size, 1),
+        kernel_size=require_int("kernel_size", kernel_size, 1),
+        stride=require_int("stride", stride, 1),
+        padding=require_int("padding", padding, 0),
+        dilation=require_int("dilation", dilation, 1),
     )
     if geometry.effective_kernel_size > geometry.padded_size:
         raise ValueError(
@@ -242,7 +254,7 @@ def conv2d_loops(
     kh, kw = weight.shape[2], weight.shape[3]
     out_h = conv_output_size(x.shape[2], kh, sh, ph, dh)
     out_w = conv_output_size(x.shape[3], kw, sw, pw, dw)
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # the dilated kernel's extent
+    span_h, span_w = effective_kernel_size(kh, dh), effective_kernel_size(kw, dw)  # the dilated extent
     padded = F.pad(x, (pw, pw, ph, ph))  # zero padding: (left, right, top, bottom)
     out = x.new_zeros(x.shape[0], weight.shape[0], out_h, out_w)
     for i in range(out_h):
@@ -297,7 +309,7 @@ def conv_mult_adds(
         ("output_height", output_height),
         ("output_width", output_width),
     ]:
-        _check_int(name, value, 1)
+        require_int(name, value, 1)
     return out_channels * output_height * output_width * in_channels * kernel_size * kernel_size
 
 

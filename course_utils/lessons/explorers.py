@@ -10,15 +10,18 @@ of the same shape.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from course_utils.data.transforms import TransformSettings, augmentation_gallery
 from course_utils.lessons.conv import conv_geometry
-from course_utils.lessons.pictures import draw_values, draw_windows
+from course_utils.lessons.pictures import draw_receptive_fields, draw_values, draw_windows
 from course_utils.lessons.pooling import MODES, pooling_example
-from course_utils.lessons.receptive_field import draw_receptive_fields, receptive_field_example
+from course_utils.lessons.receptive_field import receptive_field_example
+
+__all__ = ["augmentation_explorer", "conv_explorer", "pooling_explorer", "receptive_field_explorer"]
 
 
 def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSlider:
@@ -93,7 +96,7 @@ def pooling_explorer(
         "mode": widgets.ToggleButtons(options=list(MODES), value=mode, description="pooling"),
     }
 
-    def render(**values: object) -> None:
+    def render(**values: Any) -> None:
         example = pooling_example(**values)
         print(example.describe())
         fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.5))

@@ -1,4 +1,4 @@
-"""Pictures: a real photograph that works offline, and small plotting helpers.
+"""Pictures for the lessons: a real photograph that works offline, and drawings of what 01–05 compute.
 
 The photograph is Grace Hopper's portrait that ships with matplotlib, so every notebook
 has the same real image without a download. Tensors are ``(C, H, W)`` with values in
@@ -22,6 +22,19 @@ from PIL import Image
 from torch import Tensor
 
 from course_utils.lessons.conv import ConvGeometry
+from course_utils.lessons.receptive_field import FieldTable
+
+__all__ = [
+    "SAMPLE_PHOTO",
+    "draw_receptive_fields",
+    "draw_values",
+    "draw_windows",
+    "load_sample_photo",
+    "show_feature_maps",
+    "show_image",
+    "show_images",
+    "to_gray",
+]
 
 SAMPLE_PHOTO = "grace_hopper.jpg"
 """A portrait photograph in matplotlib's sample data (512 wide, 600 high)."""
@@ -210,4 +223,42 @@ def draw_windows(geometry: ConvGeometry, ax: Axes | None = None) -> Axes:
     if not geometry.is_exact:
         title = f"{title} (floored: red cells unused)"
     ax.set_title(title, fontsize=10, color="black" if geometry.is_exact else "red")
+    return ax
+
+
+def draw_receptive_fields(table: FieldTable, ax: Axes | None = None) -> Axes:
+    """Nested squares on a pixel grid: the field of one unit after each layer, the largest last.
+
+    Returns the matplotlib axes; end the notebook cell with ``plt.show()``.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    side = table.receptive_field + 2
+    ax.set_xlim(0, side)
+    ax.set_ylim(side, 0)
+    if side <= 40:
+        for k in range(side + 1):
+            ax.axhline(k, color="0.85", lw=0.5)
+            ax.axvline(k, color="0.85", lw=0.5)
+    sizes = [("input pixel", 1)] + [(r.name, r.receptive_field) for r in table]
+    colours = plt.cm.viridis([i / len(sizes) for i in range(len(sizes))])
+    for (name, rf), colour in zip(reversed(sizes), reversed(colours), strict=True):
+        corner = (side - rf) / 2
+        ax.add_patch(
+            Rectangle(
+                (corner, corner),
+                rf,
+                rf,
+                facecolor=colour,
+                alpha=0.3,
+                edgecolor=colour,
+                lw=2,
+                label=f"{name}: {rf}×{rf}",
+            )
+        )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"receptive field: {table.receptive_field}×{table.receptive_field} input pixels")
     return ax

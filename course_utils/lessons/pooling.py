@@ -15,6 +15,8 @@ from torch import Tensor, nn
 
 from course_utils.lessons.conv import conv_geometry, conv_output_size
 
+__all__ = ["MODES", "PoolingExample", "pool2d_by_hand", "pooling_example", "pooling_layer"]
+
 MODES = ("max", "avg")
 """The two kinds of pooling in the notes: max (used most) and average (used less)."""
 

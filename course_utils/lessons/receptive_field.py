@@ -19,13 +19,16 @@ model by :func:`layers_from_module`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import torch
-from torch import Tensor, nn
+from torch import nn
+
+from course_utils.arguments import require_input_size, require_int, require_module, require_square
+from course_utils.lessons.conv import effective_kernel_size
+from course_utils.lessons.receptive_field_probe import MeasuredField, measure_receptive_field
+from course_utils.lessons.summary import run_once
 
 __all__ = [
     "FieldRow",
@@ -33,7 +36,6 @@ __all__ = [
     "Layer",
     "MeasuredField",
     "conv",
-    "draw_receptive_fields",
     "layers_from_module",
     "measure_receptive_field",
     "pool",
@@ -43,12 +45,6 @@ __all__ = [
 ]
 
 KINDS = ("conv", "pool")
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int of at least {minimum}, got {value!r}.")
-    return value
 
 
 @dataclass(frozen=True)
@@ -66,15 +62,15 @@ class Layer:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}.")
-        _positive_int("kernel_size", self.kernel_size)
-        _positive_int("stride", self.stride)
-        _positive_int("padding", self.padding, minimum=0)
-        _positive_int("dilation", self.dilation)
+        require_int("kernel_size", self.kernel_size)
+        require_int("stride", self.stride)
+        require_int("padding", self.padding, minimum=0)
+        require_int("dilation", self.dilation)
 
     @property
     def effective_kernel_size(self) -> int:
         """The span of the kernel once dilation spreads its taps: ``d·(k − 1) + 1``."""
-        return self.dilation * (self.kernel_size - 1) + 1
+        return effective_kernel_size(self.kernel_size, self.dilation)
 
 
 def conv(
@@ -224,8 +220,8 @@ def receptive_field_example(
 ) -> FieldTable:
     """The explorer's stack: ``n_layers`` equal conv layers, a 2×2 max pool after every
     ``pool_every`` of them (0: no pooling). Three 3×3 layers give a 7×7 field."""
-    _positive_int("n_layers", n_layers)
-    _positive_int("pool_every", pool_every, minimum=0)
+    require_int("n_layers", n_layers)
+    require_int("pool_every", pool_every, minimum=0)
     layers: list[Layer] = []
     for i in range(1, n_layers + 1):
         layers.append(conv(kernel_size, stride, dilation=dilation, name=f"conv{i}"))
@@ -234,35 +230,22 @@ def receptive_field_example(
     return receptive_fields(layers)
 
 
-def _square(module: nn.Module, attribute: str) -> int:
-    value = getattr(module, attribute)
-    if isinstance(value, (tuple, list)):
-        if len(set(value)) != 1:
-            raise ValueError(
-                f"{type(module).__name__} has {attribute}={tuple(value)}: this calculator treats "
-                f"height and width alike and needs square kernels, strides and paddings. "
-                f"Describe each axis by hand with conv(...) and pool(...)."
-            )
-        value = value[0]
-    return int(value)
-
-
 def _layer_of(module: nn.Module, name: str) -> Layer:
     if isinstance(module, nn.Conv2d):
-        k, d = _square(module, "kernel_size"), _square(module, "dilation")
+        k, d = require_square(module, "kernel_size"), require_square(module, "dilation")
         if module.padding == "valid":
             p = 0
         elif module.padding == "same":
             p = d * (k - 1) // 2
         else:
-            p = _square(module, "padding")
-        return Layer("conv", k, _square(module, "stride"), p, d, name)
-    dilation = _square(module, "dilation") if isinstance(module, nn.MaxPool2d) else 1
+            p = require_square(module, "padding")
+        return Layer("conv", k, require_square(module, "stride"), p, d, name)
+    dilation = require_square(module, "dilation") if isinstance(module, nn.MaxPool2d) else 1
     return Layer(
         "pool",
-        _square(module, "kernel_size"),
-        _square(module, "stride"),
-        _square(module, "padding"),
+        require_square(module, "kernel_size"),
+        require_square(module, "stride"),
+        require_square(module, "padding"),
         dilation,
         name,
     )
@@ -283,10 +266,8 @@ def layers_from_module(
     the field of the block. Adaptive pooling and fully connected layers are not included:
     they see the whole feature map.
     """
-    from course_utils.lessons.summary import _check_input_size, _check_model, _run
-
-    _check_model(model)
-    shape = _check_input_size(input_size)
+    require_module(model)
+    shape = require_input_size(input_size)
     skipped = set(skip)
     called: list[nn.Module] = []
     names = {module: name for name, module in model.named_modules()}
@@ -301,7 +282,7 @@ def layers_from_module(
         if isinstance(m, kinds) and not skipped.intersection(name.split("."))
     ]
     try:
-        _run(model, shape)
+        run_once(model, shape)
     finally:
         for handle in handles:
             handle.remove()
@@ -312,192 +293,3 @@ def layers_from_module(
             f"describe its layers by hand with conv(...) and pool(...)."
         )
     return found
-
-
-@dataclass(frozen=True)
-class MeasuredField:
-    """Which input pixels one output unit depends on, measured through its gradient."""
-
-    height: int
-    width: int
-    top: int
-    """First input row with a non-zero gradient (the field is clipped to the image)."""
-    left: int
-    unit: tuple[int, int]
-    """(row, column) of the output unit that was back-propagated."""
-    gradient: Tensor
-    """``(H, W)`` absolute gradient summed over input channels, for drawing."""
-
-    @property
-    def size(self) -> int:
-        """The side of the field, when it is square."""
-        if self.height != self.width:
-            raise ValueError(f"The measured field is {self.height}×{self.width}, not square.")
-        return self.height
-
-
-def _probe_copy(model: nn.Module, narrow: bool) -> nn.Module:
-    """A CPU copy in which every path from input to output passes a positive gradient.
-
-    Weights are set to ``1 / fan_in`` (positive, and small enough that 20 layers neither
-    overflow nor underflow float32), biases to 0, batch norm to the identity, and max pooling
-    becomes average pooling of the same geometry: max pooling sends the gradient to one pixel
-    per window only, so it would measure what mattered for one input, not all that *can*.
-
-    With every weight equal and an input of ones, all channels of a layer carry the same
-    numbers; ``narrow=True`` therefore keeps one channel per convolution, which changes no
-    field (kernel, stride, padding and dilation are kept) and saves almost all the arithmetic.
-    """
-    probe = copy.deepcopy(model)
-    for parent in list(probe.modules()):
-        for child_name, child in parent.named_children():
-            replacement: nn.Module | None = None
-            if isinstance(child, nn.MaxPool2d):
-                if _square(child, "dilation") != 1:
-                    raise ValueError("A dilated MaxPool2d cannot be measured; describe it by hand.")
-                replacement = nn.AvgPool2d(
-                    child.kernel_size, child.stride, child.padding, child.ceil_mode
-                )
-            elif narrow and isinstance(child, nn.modules.conv._ConvNd) and not child.transposed:
-                replacement = type(child)(
-                    1,
-                    1,
-                    child.kernel_size,
-                    child.stride,
-                    child.padding,
-                    child.dilation,
-                    bias=False,
-                    padding_mode=child.padding_mode,
-                )
-            elif narrow and isinstance(child, nn.modules.batchnorm._BatchNorm):
-                replacement = nn.Identity()
-            if replacement is not None:
-                setattr(parent, child_name, replacement.to(_device_of(child)))
-    if any(t.is_meta for t in (*probe.parameters(), *probe.buffers())):
-        probe = probe.to_empty(device="cpu")  # shapes only until now: give them memory
-        for module in probe.modules():
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-    probe = probe.to(device="cpu", dtype=torch.float32)
-    with torch.no_grad():
-        for module in probe.modules():
-            if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
-                module.weight.fill_(1.0 / module.weight[0].numel())
-                if module.bias is not None:
-                    module.bias.zero_()
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.reset_running_stats()
-                module.reset_parameters()
-    return probe.eval()
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
-def measure_receptive_field(
-    model: nn.Module,
-    input_size: Sequence[int],
-    unit: tuple[int, int] | None = None,
-    narrow: bool = True,
-) -> MeasuredField:
-    """Measure the receptive field of one output unit by back-propagating it to the input.
-
-    ``model`` must map ``(1, *input_size)`` to feature maps ``(1, C, H, W)`` (for a classifier,
-    pass its convolutional part, e.g. ``vgg.features``). ``unit`` is the (row, column) of the
-    unit to probe, the centre of the map by default, so that its field is not clipped by the
-    border when the input is large enough. The model is copied (see :func:`_probe_copy`), so
-    yours is unchanged; a model on the ``meta`` device works too. Runs on the CPU.
-
-    ``narrow=True`` measures a one-channel copy (same field, a tiny fraction of the cost); a
-    model whose forward pass depends on its channel counts (concatenations, fully connected
-    layers) is measured at full width instead, as with ``narrow=False``.
-    """
-    from course_utils.lessons.summary import _check_input_size, _check_model
-
-    _check_model(model)
-    shape = _check_input_size(input_size)
-    if len(shape) != 3:
-        raise ValueError(f"input_size must be (channels, height, width) of one image, got {shape}.")
-    if narrow and not any(isinstance(m, nn.Linear) for m in model.modules()):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # one-channel maps are too small to share among threads
-        try:
-            return _measure(_probe_copy(model, narrow=True), (1, *shape[1:]), unit)
-        except RuntimeError:
-            pass  # the forward pass needs the real channel counts: measure at full width
-        finally:
-            torch.set_num_threads(threads)
-    return _measure(_probe_copy(model, narrow=False), shape, unit)
-
-
-def _measure(
-    probe: nn.Module, shape: tuple[int, ...], unit: tuple[int, int] | None
-) -> MeasuredField:
-    x = torch.ones((1, *shape), requires_grad=True)
-    y = probe(x)
-    if not isinstance(y, Tensor) or y.dim() != 4:
-        got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
-        raise ValueError(
-            f"The model returned {got}, not feature maps (1, C, H, W). Pass only its "
-            f"convolutional part, e.g. vgg.features or nn.Sequential(*list(resnet.children())[:-2])."
-        )
-    height, width = y.shape[-2:]
-    row, col = (height // 2, width // 2) if unit is None else unit
-    if not (0 <= row < height and 0 <= col < width):
-        raise ValueError(f"unit {(row, col)} is outside the {height}×{width} output feature map.")
-    y[0, 0, row, col].backward()
-    gradient = x.grad[0].abs().sum(dim=0)
-    rows = gradient.sum(dim=1).nonzero().flatten()
-    cols = gradient.sum(dim=0).nonzero().flatten()
-    return MeasuredField(
-        height=int(rows[-1] - rows[0] + 1),
-        width=int(cols[-1] - cols[0] + 1),
-        top=int(rows[0]),
-        left=int(cols[0]),
-        unit=(int(row), int(col)),
-        gradient=gradient.detach(),
-    )
-
-
-def draw_receptive_fields(table: FieldTable, ax: Any = None) -> Any:
-    """Nested squares on a pixel grid: the field of one unit after each layer, the largest last.
-
-    Returns the matplotlib axes; end the notebook cell with ``plt.show()``.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
-    side = table.receptive_field + 2
-    ax.set_xlim(0, side)
-    ax.set_ylim(side, 0)
-    if side <= 40:
-        for k in range(side + 1):
-            ax.axhline(k, color="0.85", lw=0.5)
-            ax.axvline(k, color="0.85", lw=0.5)
-    sizes = [("input pixel", 1)] + [(r.name, r.receptive_field) for r in table]
-    colours = plt.cm.viridis([i / len(sizes) for i in range(len(sizes))])
-    for (name, rf), colour in zip(reversed(sizes), reversed(colours), strict=True):
-        corner = (side - rf) / 2
-        ax.add_patch(
-            Rectangle(
-                (corner, corner),
-                rf,
-                rf,
-                facecolor=colour,
-                alpha=0.3,
-                edgecolor=colour,
-                lw=2,
-                label=f"{name}: {rf}×{rf}",
-            )
-        )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(f"receptive field: {table.receptive_field}×{table.receptive_field} input pixels")
-    return ax

@@ -21,7 +21,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["LayerRow", "LayerTable", "count_flops", "count_parameters", "layer_table"]
+from course_utils.arguments import require_input_size, require_module
+
+__all__ = ["LayerRow", "LayerTable", "count_flops", "count_parameters", "layer_table", "model_device", "run_once"]
 
 
 class LayerRow(NamedTuple):
@@ -101,7 +103,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     With ``trainable_only=True``, only those with ``requires_grad`` (the ones an optimizer
     would update; frozen layers are left out).
     """
-    _check_model(model)
+    require_module(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -119,8 +121,8 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
 
     >>> print(layer_table(nn.Sequential(nn.Conv2d(3, 10, 5), nn.ReLU()), (3, 32, 32)))  # doctest: +SKIP
     """
-    _check_model(model)
-    shape = _check_input_size(input_size)
+    require_module(model)
+    shape = require_input_size(input_size)
     rows: list[LayerRow] = []
     names = {module: name or type(model).__name__ for name, module in model.named_modules()}
     counted: set[int] = set()
@@ -135,7 +137,7 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
     hooked = [m for m in model.modules() if _is_leaf(m) or _owns_parameters(m)]
     handles = [m.register_forward_hook(hook) for m in hooked]
     try:
-        _run(model, shape)
+        run_once(model, shape)
     finally:
         for handle in handles:
             handle.remove()
@@ -153,11 +155,11 @@ def count_flops(model: nn.Module, input_size: Sequence[int]) -> int:
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    _check_model(model)
-    shape = _check_input_size(input_size)
+    require_module(model)
+    shape = require_input_size(input_size)
     counter = FlopCounterMode(display=False)
     with counter:
-        _run(model, shape)
+        run_once(model, shape)
     return int(counter.get_total_flops())
 
 
@@ -169,31 +171,8 @@ def _owns_parameters(module: nn.Module) -> bool:
     return next(iter(module.parameters(recurse=False)), None) is not None
 
 
-def _check_model(model: Any) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"Expected a torch.nn.Module (a model or a layer), got {type(model).__name__}. "
-            "Build the model first, e.g. torchvision.models.vgg16(), then pass it in."
-        )
-
-
-def _check_input_size(input_size: Any) -> tuple[int, ...]:
-    if isinstance(input_size, torch.Size):
-        input_size = tuple(input_size)
-    ok = (
-        isinstance(input_size, Sequence) and not isinstance(input_size, str) and len(input_size) > 0
-    )
-    if ok:
-        ok = all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_size)
-    if not ok:
-        raise ValueError(
-            f"input_size must be the shape of ONE example as positive integers, without the "
-            f"batch dimension, e.g. (3, 224, 224) for an RGB image; got {input_size!r}."
-        )
-    return tuple(input_size)
-
-
-def _model_device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (the CPU for a model that has none)."""
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -210,9 +189,9 @@ def _eval_mode(model: nn.Module):
             module.train(training)
 
 
-def _run(model: nn.Module, shape: tuple[int, ...]) -> Any:
+def run_once(model: nn.Module, shape: tuple[int, ...]) -> Any:
     """One forward pass on zeros of shape (1, *shape), with a message that helps when it fails."""
-    device = _model_device(model)
+    device = model_device(model)
     x = torch.zeros((1, *shape), device=device)
     with torch.no_grad(), _eval_mode(model):
         try:

@@ -74,7 +74,7 @@ def checked_backbone(backbone: nn.Module, model: nn.Module, images: torch.Tensor
     if _agrees(model, backbone, images):
         return backbone
     if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):  # folding may have misread the order
-        unfolded = inference_backbone(model, fold_batchnorm=False).to(images.device, memory_format=memory_format)
+        unfolded = inference_backbone(model, fold_batchnorm=False).to(images.device, memory_format=memory_format)  # type: ignore[call-overload]
         if _agrees(model, unfolded, images):
             return unfolded
     raise ValueError(

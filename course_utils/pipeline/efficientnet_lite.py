@@ -35,6 +35,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = [
+    "BN_EPS",
+    "MEAN",
+    "STD",
+    "EfficientNetLite0",
+    "MBConv",
+    "SamePadConv2d",
+    "efficientnet_lite0",
+    "pretrained_weights_path",
+]
+
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 """The input normalisation the weights were trained with: ``(x - 0.5) / 0.5`` on [0, 1] pixels."""

@@ -12,20 +12,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 from torch import nn
 
-from course_utils.data.transforms import TransformSettings, denormalize, eval_transform
+from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.env import RunContext, current_context
 from course_utils.storage.image_files import open_rgb, to_rgb
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-__all__ = ["Predictions", "confused_pairs", "confusion_matrix", "predict", "predict_image", "show_predictions"]
+__all__ = ["Predictions", "confused_pairs", "confusion_matrix", "predict", "predict_image"]
 
 
 @dataclass
@@ -82,35 +78,6 @@ def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor
     """``matrix[true, predicted]`` = number of images."""
     index = predictions.targets * num_classes + predictions.predicted
     return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
-def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n: int = 8,
-                     settings: TransformSettings | None = None, columns: int = 4,
-                     context: RunContext | None = None, seed: int = 0) -> Figure:
-    """A grid of ``n`` images of ``dataset`` titled "predicted (true)": green if right, red if wrong.
-
-    ``dataset`` yields normalised tensors (an evaluation transform); ``settings`` undoes the
-    normalisation for display. The images are a reproducible random sample (``seed``).
-    """
-    import matplotlib.pyplot as plt
-
-    settings = settings or TransformSettings()
-    device = (context or current_context()).device
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
-    images = torch.stack([dataset[i][0] for i in order])
-    labels = [dataset[i][1] for i in order]
-    model.eval().to(device)
-    with torch.inference_mode():
-        predicted = model(images.to(device)).argmax(dim=1).cpu().tolist()
-    rows = (len(order) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 3.0 * rows), squeeze=False)
-    for ax, image, p, t in zip(axes.flat, denormalize(images, settings.mean, settings.std), predicted, labels, strict=False):
-        ax.imshow(image.permute(1, 2, 0).numpy())
-        ax.set_title(f"{class_names[p]}\n({class_names[t]})", color="green" if p == t else "red", fontsize=9)
-    for ax in axes.flat:
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
 
 
 def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, class_names: Sequence[str],

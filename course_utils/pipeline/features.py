@@ -78,7 +78,7 @@ def extract_features(
     context = context or current_context()
     device = context.device
     memory_format = torch.channels_last if uses_channels_last(model, context) else torch.contiguous_format
-    backbone = inference_backbone(model, fold_batchnorm=fold_batchnorm).to(device, memory_format=memory_format)
+    backbone = inference_backbone(model, fold_batchnorm=fold_batchnorm).to(device, memory_format=memory_format)  # type: ignore[call-overload]
     features, labels = [], []
     checked = False
     with torch.inference_mode(), context.progress_bar(total=batches_in(loader), desc=desc, leave=False,

@@ -89,7 +89,7 @@ class History:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"Not a History: unexpected keys {sorted(unknown)}; expected some of {sorted(known)}.")
-        kwargs = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}
+        kwargs: dict[str, Any] = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}
         return cls(**kwargs)
 
     # Reading -----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def available_models() -> list[str]:
     return sorted([OFFLINE_MODEL, *torchvision.models.list_models(module=torchvision.models)])
 
 
-def preprocessing_for(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def preprocessing_for(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """The (mean, std) the pretrained weights of ``name`` expect their inputs normalised with."""
     if name == OFFLINE_MODEL:
         from course_utils.pipeline.efficientnet_lite import MEAN, STD
@@ -175,7 +175,7 @@ def head_of(model: nn.Module) -> Head:
 def _drop_auxiliary_heads(model: nn.Module) -> None:
     """Inception-v3 and GoogLeNet carry extra classifiers used only in their own training."""
     if getattr(model, "aux_logits", False):
-        model.aux_logits = False
+        setattr(model, "aux_logits", False)  # noqa: B010 - a plain attribute of these two models
         for head in ("AuxLogits", "aux1", "aux2"):
             if hasattr(model, head):
                 setattr(model, head, None)
@@ -221,20 +221,21 @@ def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True
     dropout = _dropout_before(model, name)
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
-    old = getattr(parent, child) if not child.isdigit() else parent[int(child)]
+    old = model.get_submodule(name)
     if isinstance(old, nn.Linear):
         new: nn.Module = nn.Linear(old.in_features, num_classes)
         head = nn.Sequential(new, nn.LogSoftmax(dim=1)) if log_softmax else new
-    else:  # SqueezeNet: Conv2d(512, classes, 1) -> ReLU -> average pool; LogSoftmax over channels
+    elif isinstance(old, nn.Conv2d):  # SqueezeNet: Conv2d(512, classes, 1) -> ReLU -> pool; LogSoftmax over channels
         head = nn.Conv2d(old.in_channels, num_classes, kernel_size=1)
         if log_softmax:
-            model.classifier.append(nn.LogSoftmax(dim=1))
-    if child.isdigit():
-        parent[int(child)] = head
+            classifier = model.get_submodule("classifier")
+            assert isinstance(classifier, nn.Sequential)
+            classifier.append(nn.LogSoftmax(dim=1))
     else:
-        setattr(parent, child, head)
+        raise ValueError(f"{type(model).__name__}'s last classifier layer {name} is a {type(old).__name__}.")
+    setattr(parent, child, head)  # also for an index of a Sequential: its modules are named "0", "1"…
     if hasattr(model, "num_classes"):
-        model.num_classes = num_classes
+        setattr(model, "num_classes", num_classes)  # noqa: B010 - torchvision keeps it as a plain attribute
     record_head(model, name, dropout=dropout)
     return model
 
@@ -258,7 +259,7 @@ def unfreeze(model: nn.Module, *, batchnorm: bool = False) -> list[nn.Parameter]
     on. Switching it to the statistics of each small batch changes every feature at once,
     and the first fine-tuning epoch then starts by undoing stage 1 (notebook 06 measures it).
     """
-    keep = set()
+    keep: set[int] = set()
     if not batchnorm:
         for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):

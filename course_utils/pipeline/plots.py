@@ -9,20 +9,26 @@ its figure; end the notebook cell with ``plt.show()``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from course_utils.data.transforms import TransformSettings, denormalize
+from course_utils.env import RunContext, current_context
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from course_utils.pipeline.history import History
 
-__all__ = ["plot_history"]
+__all__ = ["plot_history", "show_batch", "show_predictions"]
 
 
 def plot_history(history: History, title: str | None = None) -> Figure:
     """Loss, accuracy and learning-rate curves side by side, one point per epoch; returns the figure."""
-    import matplotlib.pyplot as plt
-
     fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.4))
     x = list(range(1, history.epochs + 1))
     ax_loss.plot(x, history.train_loss, "o-", label="train")
@@ -49,3 +55,49 @@ def plot_history(history: History, title: str | None = None) -> Figure:
     fig.tight_layout()
     return fig
 
+
+def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
+               settings: TransformSettings | None = None, *, columns: int = 4,
+               title: str | None = None) -> Figure:
+    """Show a batch of normalised tensors as pictures, titled with their class names."""
+    settings = settings or TransformSettings()
+    n = len(images)
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    pictures = denormalize(images.detach().cpu().float(), settings.mean, settings.std)
+    for ax, picture, label in zip(axes.flat, pictures, labels.tolist(), strict=False):
+        ax.imshow(picture.permute(1, 2, 0).numpy())
+        ax.set_title(class_names[label], fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n: int = 8,
+                     settings: TransformSettings | None = None, columns: int = 4,
+                     context: RunContext | None = None, seed: int = 0) -> Figure:
+    """A grid of ``n`` images of ``dataset`` titled "predicted (true)": green if right, red if wrong.
+
+    ``dataset`` yields normalised tensors (an evaluation transform); ``settings`` undoes the
+    normalisation for display. The images are a reproducible random sample (``seed``).
+    """
+    settings = settings or TransformSettings()
+    device = (context or current_context()).device
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    images = torch.stack([dataset[i][0] for i in order])
+    labels = [dataset[i][1] for i in order]
+    model.eval().to(device)
+    with torch.inference_mode():
+        predicted = model(images.to(device)).argmax(dim=1).cpu().tolist()
+    rows = (len(order) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 3.0 * rows), squeeze=False)
+    for ax, image, p, t in zip(axes.flat, denormalize(images, settings.mean, settings.std), predicted, labels, strict=False):
+        ax.imshow(image.permute(1, 2, 0).numpy())
+        ax.set_title(f"{class_names[p]}\n({class_names[t]})", color="green" if p == t else "red", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

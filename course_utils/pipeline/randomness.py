@@ -31,7 +31,8 @@ def reseed(seed: int, *loaders: Iterable) -> None:
 
 def rng_state() -> dict[str, Any]:
     """The random generators' states as tensors and plain values (weights_only-loadable)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    assert isinstance(keys, np.ndarray)
     version, internal, gauss_next = random.getstate()
     return {
         "python": {"version": version, "state": list(internal), "gauss_next": gauss_next},

@@ -84,7 +84,7 @@ def evaluate(
     """Mean loss and accuracy of ``model`` on ``loader`` (evaluation mode, no gradients)."""
     context = context or current_context()
     channels_last = uses_channels_last(model, context)
-    model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
     criterion = (criterion or nn.CrossEntropyLoss()).to(context.device)
     model.eval()
     with context.progress_bar(total=batches_in(loader), desc="evaluate", leave=False, disable=not progress) as bar:
@@ -145,7 +145,7 @@ def fit(
     device = context.device
     channels_last = uses_channels_last(model, context)
     criterion = (criterion or nn.CrossEntropyLoss()).to(device)
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
     if compile:
         model.compile()  # in place: the state_dict keeps its names, so checkpoints are unchanged
     scaler = torch.amp.GradScaler("cuda") if context.precision == "fp16" else None
@@ -280,7 +280,7 @@ def run_phase(
             with context.autocast():
                 outputs = model(inputs)
                 logits, loss = _loss(criterion, outputs, targets)
-            if train:
+            if optimizer is not None:  # the training phase
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()

@@ -89,7 +89,7 @@ class TransferConfig:
 
     def transform_settings(self) -> TransformSettings:
         """Image size, resize and the normalisation the pretrained weights expect."""
-        mean, std = preprocessing_for(self.model_name)
+        mean, std = preprocessing_for(self.model_name)  # three numbers each
         return TransformSettings(image_size=self.image_size, mean=mean, std=std, resize_to=self.resize_to)
 
 
@@ -146,7 +146,7 @@ def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: st
     config.check()
     context = context or current_context()
     optimizer, scheduler = stage1_optimizer(model, config)
-    common = dict(epochs=config.stage1_epochs, optimizer=optimizer, scheduler=scheduler, criterion=nn.NLLLoss(),
+    common: dict[str, Any] = dict(epochs=config.stage1_epochs, optimizer=optimizer, scheduler=scheduler, criterion=nn.NLLLoss(),
                   context=context, checkpoint=checkpoint, checkpoint_extra=extra, seed=config.seed,
                   patience=config.stage1_patience, progress=config.progress)
     if config.stage1_features:

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from course_utils.arguments import first_line
+
 __all__ = ["CHECKPOINT_FORMAT", "TrainingState", "check_compatible", "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "course_utils.fit/1"
@@ -147,13 +149,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         raise pickle.UnpicklingError(
             f"{path}: this file contains code or objects that are not plain tensors and "
             f"values, so loading it with weights_only=True was refused; only load "
-            f"checkpoints you trust. PyTorch said: {_first_line(error)}"
+            f"checkpoints you trust. PyTorch said: {first_line(error)}"
         ) from error
     except (RuntimeError, EOFError, OSError) as error:
         raise RuntimeError(
             f"{path} could not be read as a PyTorch checkpoint (is it truncated, or not a "
             f"checkpoint at all?). Save it again with save_checkpoint. PyTorch said: "
-            f"{_first_line(error)}"
+            f"{first_line(error)}"
         ) from error
     if not isinstance(checkpoint, dict):
         raise TypeError(
@@ -257,8 +259,3 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+__all__ = ["PARTIAL_MARKER", "atomic_directory", "remove_partial_folders"]
+
 PARTIAL_MARKER = ".partial-"
 """Part of the name of every temporary folder, so leftovers are easy to recognise."""
 

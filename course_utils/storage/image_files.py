@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from course_utils.arguments import first_line
+
 __all__ = ["IMAGE_SUFFIXES", "open_rgb", "to_rgb", "why_unreadable"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -61,7 +63,7 @@ def open_rgb(path: str | os.PathLike) -> Image.Image:
             return to_rgb(image)
     except Exception as error:  # Pillow raises many kinds of errors on damaged files
         raise OSError(
-            f"{path} cannot be read as an image ({_first_line(error)}). Delete it, or replace it "
+            f"{path} cannot be read as an image ({first_line(error)}). Delete it, or replace it "
             "with a good copy."
         ) from error
 
@@ -84,7 +86,7 @@ def why_unreadable(path: str | os.PathLike) -> str | None:
     except UnidentifiedImageError:
         return "not in any image format Pillow knows"
     except Exception as error:  # any failure to read means: not usable as an image
-        return _first_line(error)
+        return first_line(error)
     return None
 
 
@@ -93,8 +95,3 @@ def _ends_like_a_jpeg(path: Path) -> bool:
         file.seek(max(0, path.stat().st_size - 64))
         tail = file.read()
     return _JPEG_END in tail.rstrip(b"\x00\r\n ")[-16:]
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
