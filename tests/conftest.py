@@ -28,3 +28,31 @@ def fresh_run_context():
     reset_context()
     yield
     reset_context()
+
+
+@pytest.fixture
+def flower_folder():
+    """A factory: ``flower_folder(root, {split: [class ids]}, names=..., sizes=[(w, h), ...])``.
+
+    Writes a small folder in the notes' layout: in every split, every class gets one JPEG per
+    size (solid colours that differ by class and image), and ``cat_to_name.json`` holds
+    ``names`` (default: ``"flower <id>"``). Returns ``root``.
+    """
+    import json
+
+    from PIL import Image
+
+    def make(root, layout=None, *, names=None, sizes=((8, 8), (8, 8))):
+        layout = layout or {"train": ["1", "2"], "valid": ["1", "2"]}
+        for split, ids in layout.items():
+            for class_id in ids:
+                folder = root / split / class_id
+                folder.mkdir(parents=True)
+                for i, size in enumerate(sizes):
+                    colour = (int(class_id) * 40 % 255 if class_id.isdigit() else 90, 100 * i % 255, 60)
+                    Image.new("RGB", size, colour).save(folder / f"image_{i:03d}.jpg", quality=95)
+        every_id = sorted({c for ids in layout.values() for c in ids})
+        (root / "cat_to_name.json").write_text(json.dumps(names or {c: f"flower {c}" for c in every_id}))
+        return root
+
+    return make

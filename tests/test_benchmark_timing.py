@@ -16,18 +16,6 @@ from course_utils.data.flowers import flower_datasets
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 
 
-def write_flowers(root, sizes):
-    """A tiny folder in the notes' layout with one image per size given, in two classes."""
-    for split in ("train", "valid"):
-        for i, (w, h) in enumerate(sizes):
-            folder = root / split / str(1 + i % 2)
-            folder.mkdir(parents=True, exist_ok=True)
-            colour = (40 * i % 255, 200, 90)
-            Image.new("RGB", (w, h), colour).save(folder / f"image_{i:03d}.jpg", quality=95)
-    (root / "cat_to_name.json").write_text('{"1": "one", "2": "two"}')
-    return root
-
-
 def test_the_timed_loader_yields_the_same_batches_and_counts_waiting():
     data = TensorDataset(torch.arange(10.0), torch.arange(10))
     plain = DataLoader(data, batch_size=4)
@@ -40,17 +28,17 @@ def test_the_timed_loader_yields_the_same_batches_and_counts_waiting():
     assert 0 < timed.waiting <= timed.seconds
 
 
-def test_the_image_pipeline_is_timed_step_by_step(tmp_path):
-    root = write_flowers(tmp_path / "f", [(120, 90), (90, 120)])
+def test_the_image_pipeline_is_timed_step_by_step(tmp_path, flower_folder):
+    root = flower_folder(tmp_path / "f", sizes=[(120, 90), (90, 120)])
     sets = flower_datasets(root, train_transform(TransformSettings(image_size=32)), None)
     timing = time_image_pipeline(sets["train"])
-    assert timing.images == 2 and timing.source_shorter_side == 90
+    assert timing.images == 4 and timing.source_shorter_side == 90
     assert timing.decode_ms > 0 and timing.resize_ms > 0 and timing.transform_ms > 0  # times, not a race
     assert "decode" in timing.summary()
 
 
-def test_the_resized_copy_matches_resize_never_enlarges_and_is_reused(tmp_path):
-    root = write_flowers(tmp_path / "f", [(300, 200), (200, 301), (60, 50)])
+def test_the_resized_copy_matches_resize_never_enlarges_and_is_reused(tmp_path, flower_folder):
+    root = flower_folder(tmp_path / "f", sizes=[(300, 200), (200, 301), (60, 50)])
     copy = resized_copy(root, 100, cache_dir=tmp_path / "cache", progress=False)
     assert copy == resized_copy_dir(root, 100, cache_dir=tmp_path / "cache")
     assert (copy / "cat_to_name.json").read_text() == (root / "cat_to_name.json").read_text()
@@ -74,8 +62,8 @@ def test_the_resized_copy_matches_resize_never_enlarges_and_is_reused(tmp_path):
     assert resized_copy(root, 80, cache_dir=tmp_path / "cache", progress=False) != copy  # another size
 
 
-def test_an_interrupted_copy_leaves_nothing_behind(tmp_path, monkeypatch):
-    root = write_flowers(tmp_path / "f", [(300, 200), (200, 300)])
+def test_an_interrupted_copy_leaves_nothing_behind(tmp_path, monkeypatch, flower_folder):
+    root = flower_folder(tmp_path / "f", sizes=[(300, 200), (200, 300)])
 
     def broken_save(self, *args, **kwargs):
         raise KeyboardInterrupt

@@ -40,18 +40,6 @@ def no_flowers_env(monkeypatch, tmp_path):
     return tmp_path / "data"
 
 
-def make_folder(root: Path, layout: dict[str, list[str]], names: dict[str, str]) -> Path:
-    """A small folder in the notes' layout: {split: [class ids]} with two images per class."""
-    for split, ids in layout.items():
-        for class_id in ids:
-            folder = root / split / class_id
-            folder.mkdir(parents=True)
-            for i in range(2):
-                Image.new("RGB", (8, 8), (int(class_id) * 20 % 255, i * 100, 0)).save(folder / f"{i}.jpg")
-    (root / "cat_to_name.json").write_text(json.dumps(names))
-    return root
-
-
 # --- the real names -----------------------------------------------------------------------
 
 
@@ -78,9 +66,9 @@ def test_text_sorted_folders_still_get_their_own_names_on_the_real_subset():
 # --- one numbering for every split --------------------------------------------------------
 
 
-def test_a_split_missing_a_class_keeps_the_training_numbering(tmp_path):
+def test_a_split_missing_a_class_keeps_the_training_numbering(tmp_path, flower_folder):
     names = {"1": "one", "2": "two", "10": "ten"}
-    root = make_folder(tmp_path / "f", {"train": ["1", "2", "10"], "valid": ["2", "10"]}, names)
+    root = flower_folder(tmp_path / "f", {"train": ["1", "2", "10"], "valid": ["2", "10"]}, names=names)
     sets = flower_datasets(root)
     train, valid = sets["train"], sets["valid"]
     assert train.classes == ["1", "10", "2"]
@@ -90,19 +78,19 @@ def test_a_split_missing_a_class_keeps_the_training_numbering(tmp_path):
     assert ImageFolder(str(root / "valid")).class_to_idx["2"] != train.class_to_idx["2"]
 
 
-def test_a_split_with_an_unknown_class_is_refused(tmp_path):
-    root = make_folder(tmp_path / "f", {"train": ["1", "2"], "valid": ["1", "3"]}, {"1": "a", "2": "b", "3": "c"})
+def test_a_split_with_an_unknown_class_is_refused(tmp_path, flower_folder):
+    root = flower_folder(tmp_path / "f", {"train": ["1", "2"], "valid": ["1", "3"]}, names={"1": "a", "2": "b", "3": "c"})
     with pytest.raises(ValueError, match="training split does not have"):
         flower_datasets(root)
 
 
-def test_bad_folders_get_errors_that_say_what_to_do(tmp_path):
+def test_bad_folders_get_errors_that_say_what_to_do(tmp_path, flower_folder):
     with pytest.raises(FileNotFoundError, match="No folder"):
         check_layout(tmp_path / "nowhere")
-    root = make_folder(tmp_path / "f", {"train": ["1", "2"]}, {"1": "a", "2": "b"})
+    root = flower_folder(tmp_path / "f", {"train": ["1", "2"]}, names={"1": "a", "2": "b"})
     with pytest.raises(FileNotFoundError, match="valid/"):
         check_layout(root)
-    root = make_folder(tmp_path / "g", {"train": ["1", "2"], "valid": ["1"]}, {"1": "a"})
+    root = flower_folder(tmp_path / "g", {"train": ["1", "2"], "valid": ["1"]}, names={"1": "a"})
     with pytest.raises(ValueError, match=r"no name for the class folder\(s\) \['2'\]"):
         check_layout(root)
     (root / "cat_to_name.json").unlink()
@@ -110,14 +98,14 @@ def test_bad_folders_get_errors_that_say_what_to_do(tmp_path):
         check_layout(root)
 
 
-def test_max_per_class_keeps_the_first_images_of_every_class(tmp_path):
-    root = make_folder(tmp_path / "f", {"train": ["1", "2", "3"], "valid": ["1"]}, {"1": "a", "2": "b", "3": "c"})
+def test_max_per_class_keeps_the_first_images_of_every_class(tmp_path, flower_folder):
+    root = flower_folder(tmp_path / "f", {"train": ["1", "2", "3"], "valid": ["1"]}, names={"1": "a", "2": "b", "3": "c"})
     small = FlowerFolder(root / "train", max_per_class=1)
     assert len(small) == 3 and sorted(small.targets) == [0, 1, 2]
 
 
-def test_loaders_are_reproducible_and_cross_processes(tmp_path):
-    root = make_folder(tmp_path / "f", {"train": ["1", "2", "3"], "valid": ["1"]}, {"1": "a", "2": "b", "3": "c"})
+def test_loaders_are_reproducible_and_cross_processes(tmp_path, flower_folder):
+    root = flower_folder(tmp_path / "f", {"train": ["1", "2", "3"], "valid": ["1"]}, names={"1": "a", "2": "b", "3": "c"})
     sets = flower_datasets(root, train_transform=np.array, eval_transform=np.array)
 
     def first_epoch(workers):
@@ -131,8 +119,8 @@ def test_loaders_are_reproducible_and_cross_processes(tmp_path):
 # --- source 1: a folder you name ----------------------------------------------------------
 
 
-def test_the_environment_variable_names_the_folder(monkeypatch, tmp_path):
-    root = make_folder(tmp_path / "mine", {"train": ["1", "2"], "valid": ["1", "2"]}, {"1": "a", "2": "b"})
+def test_the_environment_variable_names_the_folder(monkeypatch, tmp_path, flower_folder):
+    root = flower_folder(tmp_path / "mine", {"train": ["1", "2"], "valid": ["1", "2"]}, names={"1": "a", "2": "b"})
     monkeypatch.setenv(FLOWERS_ENV_VAR, str(root))
     source = find_flowers()
     assert (source.kind, source.root, source.num_classes) == ("folder", root, 2)

@@ -183,25 +183,10 @@ def test_rerunning_a_training_cell_reuses_or_rewrites_its_checkpoint_whole(tmp_p
 # --------------------------------------------------------------------------------------
 
 
-def small_flower_folder(root: Path) -> Path:
-    import json
-
-    from PIL import Image
-
-    for split in ("train", "valid"):
-        for class_id, colour in (("1", (200, 40, 40)), ("2", (40, 40, 200))):
-            folder = root / split / class_id
-            folder.mkdir(parents=True)
-            for i in range(3):
-                Image.new("RGB", (48 + 8 * i, 40), colour).save(folder / f"{i}.jpg")
-    (root / "cat_to_name.json").write_text(json.dumps({"1": "red", "2": "blue"}))
-    return root
-
-
-def test_the_resized_copy_is_built_once_and_reused(tmp_path):
+def test_the_resized_copy_is_built_once_and_reused(tmp_path, flower_folder):
     from benchmarks.resized_cache import resized_copy
 
-    root = small_flower_folder(tmp_path / "flowers")
+    root = flower_folder(tmp_path / "flowers", sizes=[(48, 40), (56, 40), (64, 40)])
     first = resized_copy(root, 24, cache_dir=tmp_path / "cache", progress=False)
     before = snapshot(first)
     second = resized_copy(root, 24, cache_dir=tmp_path / "cache", progress=False)
@@ -209,13 +194,13 @@ def test_the_resized_copy_is_built_once_and_reused(tmp_path):
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # one copy, no debris
 
 
-def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path):
+def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path, flower_folder):
     from course_utils.data.flowers import FlowerFolder
     from course_utils.data.transforms import TransformSettings, eval_transform
     from course_utils.pipeline.features import cached_features
     from course_utils.pipeline.models import record_head
 
-    root = small_flower_folder(tmp_path / "flowers")
+    root = flower_folder(tmp_path / "flowers", sizes=[(48, 40), (56, 40), (64, 40)])
     dataset = FlowerFolder(root / "train", eval_transform(TransformSettings(image_size=32)))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
