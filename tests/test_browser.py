@@ -215,7 +215,7 @@ def _wait_for_text(page, element, text: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(EXPLORERS))
-def test_moving_the_stride_slider_changes_the_printed_size(lab, browser, name):
+def test_moving_the_stride_slider_changes_the_printed_size(browser, lab, name):
     explorer = EXPLORERS[name]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = Path(explorer.notebook).stem
