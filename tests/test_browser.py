@@ -50,7 +50,9 @@ pytestmark = pytest.mark.browser
 
 
 def _chromium() -> str | None:
-    for candidate in (os.environ.get("COURSE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+    """``COURSE_CHROMIUM`` when set (and nothing else), else Debian's ``/usr/bin/chromium``."""
+    chosen = os.environ.get("COURSE_CHROMIUM")
+    for candidate in [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium")]:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -169,7 +171,7 @@ def browser() -> Iterator[object]:
     if executable is None:
         pytest.skip(
             "no Chromium: install Debian's package (apt-get install chromium, as .ci/run does) "
-            "or set COURSE_CHROMIUM to a Chromium binary"
+            f"or set COURSE_CHROMIUM to a Chromium binary (now {os.environ.get('COURSE_CHROMIUM', 'unset')})"
         )
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
