@@ -209,6 +209,14 @@ def _drag(page, slider, value: int) -> None:
     page.mouse.up()
 
 
+def _size_or_none(explorer: Explorer, values: dict[str, object]) -> int | None:
+    """The size these settings give, or None for settings that cannot work."""
+    try:
+        return explorer.size(**values)
+    except ValueError:
+        return None
+
+
 def _wait_for_text(page, element, text: str, what: str) -> None:
     try:
         page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[element.element_handle(), text], timeout=RUN_TIMEOUT_MS)
@@ -258,7 +266,7 @@ def test_moving_the_stride_slider_changes_the_printed_size(browser, lab, name):
         old_size = explorer.size(**before)
         target = next(
             s for s in range(low, high + 1)
-            if s != before["stride"] and explorer.size(**{**before, "stride": s}) != old_size
+            if s != before["stride"] and _size_or_none(explorer, {**before, "stride": s}) not in (None, old_size)
         )  # fmt: skip
         _drag(page, stride, target)
         after = {**before, "stride": target}
