@@ -14,7 +14,15 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 
-from tools.launch_links import BADGES_TAG, INSTALL_TAG, Repository, repository
+from tools.launch_links import (
+    BADGES_TAG,
+    INSTALL_TAG,
+    ON_COLAB,
+    Repository,
+    repository,
+    requirement_name,
+    runtime_requirements,
+)
 from tools.notebook_chrome import chrome_notebook, chrome_readme, main, notebook_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +72,9 @@ def _run_install_cell(source: str, tmp_path: Path, env: dict[str, str]) -> subpr
     (spy / "pip").mkdir(parents=True)
     (spy / "pip" / "__init__.py").write_text("")
     record = tmp_path / "pip-called"
-    (spy / "pip" / "__main__.py").write_text(f"open({str(record)!r}, 'w').write('called')\n")
+    (spy / "pip" / "__main__.py").write_text(
+        f"import sys\nopen({str(record)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+    )
     env = dict(env, PYTHONPATH=str(spy))
     return subprocess.run(
         [sys.executable, "-c", source], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
@@ -86,7 +96,12 @@ def test_the_install_cell_installs_the_repository_on_colab(tmp_path):
     assert f"git+{REPO.url}" in source
     done = _run_install_cell(source, tmp_path, dict(os.environ, COLAB_RELEASE_TAG="test"))
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "pip-called").read_text() == "called"
+    calls = (tmp_path / "pip-called").read_text().splitlines()
+    assert calls[-1] == f"install --quiet --no-deps git+{REPO.url}"
+    installed = {word for call in calls for word in call.split()[1:] if not word.startswith("-")}
+    needed = {requirement_name(r) for r in runtime_requirements(ROOT)}
+    assert installed == (needed - ON_COLAB) | {f"git+{REPO.url}"}, "what Colab lacks, and the course"
+    assert not installed & {"torch", "jupyterlab", "ipykernel"}, "never replace Colab's own"
 
 
 def test_every_notebook_and_the_readme_are_up_to_date():

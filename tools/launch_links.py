@@ -6,8 +6,9 @@ Everything here is generated from ONE setting, ``[project.urls] Repository`` in
 - a markdown cell (tag ``launch-badges``) with an "Open in Colab" and a "Launch Binder" badge,
   both naming that notebook's own path in the repository;
 - a code cell (tag ``colab-install``) that, on Colab only, pip-installs the course from the
-  repository (``course_utils`` and its dependencies). Anywhere else it does nothing and prints
-  nothing, so nbval has no output to compare and a learner on their own machine loses nothing.
+  repository (``course_utils``, and those of its dependencies that Colab lacks). Anywhere else
+  it does nothing and prints nothing, so nbval has no output to compare and a learner on
+  their own machine loses nothing.
 
 Binder builds ``environment.yml``; Colab has PyTorch already and gets the rest from pip.
 """
@@ -15,29 +16,39 @@ Binder builds ``environment.yml``; Colab has PyTorch already and gets the rest f
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10 without tomli: read the one line we need
+except ModuleNotFoundError:  # Python 3.10: read what we need with regular expressions
     tomllib = None
 
 __all__ = [
     "BADGES_TAG",
     "INSTALL_TAG",
+    "ON_COLAB",
     "Repository",
     "badge_markdown",
     "colab_install_source",
     "readme_badges",
     "repository",
+    "requirement_name",
+    "runtime_requirements",
 ]
 
 BADGES_TAG = "launch-badges"
 INSTALL_TAG = "colab-install"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+# What a Colab runtime already has (or, for the Jupyter front end, does not need): the install
+# cell leaves these alone, so that pip never swaps Colab's PyTorch or Jupyter for other versions.
+ON_COLAB = frozenset(
+    {"torch", "torchvision", "numpy", "matplotlib", "pillow", "tqdm", "ipywidgets", "scipy"}
+    | {"jupyterlab", "ipykernel", "jupyterlab-rise"}
+)
 
 
 @dataclass(frozen=True)
@@ -96,20 +107,45 @@ def badge_markdown(repo: Repository, path: str) -> str:
     )
 
 
-def colab_install_source(repo: Repository) -> str:
-    """The install cell: pip-installs the course on Colab, does nothing (and prints nothing) elsewhere."""
-    return (
-        "# On Colab only: install the course's package and what it needs. Elsewhere: nothing.\n"
-        "import os\n"
-        "import subprocess\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):\n'
-        "    subprocess.run(\n"
-        f'        [sys.executable, "-m", "pip", "install", "--quiet", "git+{repo.url}"],\n'
-        "        check=True,\n"
-        "    )"
-    )
+def colab_install_source(repo: Repository, requirements: Iterable[str] = ()) -> str:
+    """The install cell: pip-installs the course on Colab, does nothing (and prints nothing) elsewhere.
+
+    ``requirements`` are the course's runtime dependencies (``[project] dependencies``). Those
+    that Colab already has (:data:`ON_COLAB`) are left alone, so that pip never replaces
+    Colab's own PyTorch or Jupyter packages; the rest are installed, then the course itself
+    without dependencies.
+    """
+    missing = sorted({requirement_name(r) for r in requirements} - ON_COLAB)
+    pip = '[sys.executable, "-m", "pip", "install", "--quiet"'
+    lines = [
+        "# On Colab only: install the course's package and what Colab lacks. Elsewhere: nothing.",
+        "import os",
+        "import subprocess",
+        "import sys",
+        "",
+        'if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):',
+    ]
+    if missing:
+        names = ", ".join(f'"{name}"' for name in missing)
+        lines.append(f"    subprocess.run({pip}, {names}], check=True)")
+    lines.append(f'    subprocess.run({pip}, "--no-deps", "git+{repo.url}"], check=True)')
+    return "\n".join(lines)
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution name of a requirement (``"torch>=2"`` → ``"torch"``), normalised."""
+    return re.split(r"[<>=!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def runtime_requirements(root: Path) -> list[str]:
+    """``[project] dependencies`` of ``root/pyproject.toml``."""
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    if tomllib is not None:
+        return list(tomllib.loads(text).get("project", {}).get("dependencies", []))
+    # Python 3.10 without tomli: the top-level `dependencies = [...]` list, comments removed.
+    block = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", text, re.M | re.S)
+    body = re.sub(r"#.*$", "", block.group(1), flags=re.M) if block else ""
+    return re.findall(r'"([^"]+)"', body)
 
 
 def readme_badges(repo: Repository, first_notebook: str) -> str:

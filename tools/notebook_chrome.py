@@ -32,6 +32,7 @@ from tools.launch_links import (
     colab_install_source,
     readme_badges,
     repository,
+    runtime_requirements,
 )
 from tools.slides import apply_slide_types
 
@@ -74,14 +75,19 @@ def _chrome_cell(kind: str, tag: str, source: str, old: dict | None, with_ids: b
     return cell
 
 
-def chrome_notebook(nb: nbformat.NotebookNode, path_in_repo: str, repo: Repository) -> None:
-    """Put the launch cells right after the title and slide metadata on every cell (in place)."""
+def chrome_notebook(
+    nb: nbformat.NotebookNode, path_in_repo: str, repo: Repository, requirements: list[str] | None = None
+) -> None:
+    """Put the launch cells right after the title and slide metadata on every cell (in place).
+
+    ``requirements``: the course's runtime dependencies, for the Colab install cell.
+    """
     cells = nb["cells"]
     old = {tag: next((c for c in cells if tag in _tags(c)), None) for tag in (BADGES_TAG, INSTALL_TAG)}
     rest = [c for c in cells if not {BADGES_TAG, INSTALL_TAG} & set(_tags(c))]
     with_ids = (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5)
     badges = _chrome_cell("markdown", BADGES_TAG, badge_markdown(repo, path_in_repo), old[BADGES_TAG], with_ids)
-    install = _chrome_cell("code", INSTALL_TAG, colab_install_source(repo), old[INSTALL_TAG], with_ids)
+    install = _chrome_cell("code", INSTALL_TAG, colab_install_source(repo, requirements or []), old[INSTALL_TAG], with_ids)
     at = 1 if rest and _is_title(rest[0]) else 0
     nb["cells"] = [*rest[:at], badges, install, *rest[at:]]
     apply_slide_types(nb["cells"])
@@ -100,12 +106,13 @@ def chrome_readme(text: str, repo: Repository, first_notebook: str) -> str:
 def _updates(root: Path) -> dict[Path, str]:
     """Every file that must change, with its new text."""
     repo = repository(root)
+    requirements = runtime_requirements(root)
     updates: dict[Path, str] = {}
     paths = notebook_paths(root)
     for path in paths:
         old_text = path.read_text(encoding="utf-8")
         nb = nbformat.reads(old_text, as_version=4)
-        chrome_notebook(nb, path.relative_to(root).as_posix(), repo)
+        chrome_notebook(nb, path.relative_to(root).as_posix(), repo, requirements)
         new_text = nbformat.writes(nb) + "\n"
         if new_text != old_text:
             updates[path] = new_text
