@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.course-installed
 KERNEL := cnn-course
 PORT   ?= 8888
 
-.PHONY: setup lab test lint clean
+.PHONY: setup lab test lint clean chrome slides
 
 setup: $(STAMP)
 
@@ -40,6 +40,19 @@ test: lint
 .PHONY: bench
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Launch badges, the Colab install cell and slide metadata on every notebook (idempotent: run it
+# after editing or adding a notebook; a test fails when it was forgotten). See tools/.
+chrome: setup
+	$(BIN)/python -m tools.notebook_chrome
+
+# A reveal.js slide deck per notebook, from the committed outputs (nothing is executed), in
+# build/slides/ (git-ignored). Building needs no network; the deck loads reveal.js from a CDN
+# when opened, unless REVEAL_PREFIX names a local copy of reveal.js.
+SLIDES_DIR ?= build/slides
+REVEAL_PREFIX ?=
+slides: setup
+	$(BIN)/jupyter nbconvert --to slides --output-dir $(SLIDES_DIR) $(if $(REVEAL_PREFIX),--SlidesExporter.reveal_url_prefix=$(REVEAL_PREFIX)) notebooks/[0-9][0-9]-*.ipynb
 
 clean:
 	rm -rf $(VENV)

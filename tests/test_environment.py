@@ -60,3 +60,21 @@ def test_environment_yml_matches_pyproject():
 
 def test_environment_yml_installs_the_course_package():
     assert re.search(r"^\s*-\s+-e\s+\.\s*$", (ROOT / "environment.yml").read_text(), re.M)
+
+
+def environment_yml_channels() -> list[str]:
+    text = (ROOT / "environment.yml").read_text()
+    block = text.split("\nchannels:", 1)[1].split("\ndependencies:", 1)[0]
+    return [m.group(1).strip() for m in re.finditer(r"^\s*-\s+(\S+)\s*$", block, re.M)]
+
+
+def test_environment_yml_uses_conda_forge_only():
+    """PyTorch stopped publishing to the `pytorch` channel after 2.5: conda-forge has it now."""
+    channels = environment_yml_channels()
+    assert channels, "environment.yml lists no channels"
+    assert channels[0] == "conda-forge", f"conda-forge must come first, got {channels}"
+    assert "pytorch" not in channels, (
+        "the `pytorch` conda channel stopped at PyTorch 2.5; use conda-forge's pytorch"
+    )
+    assert set(channels) <= {"conda-forge", "nodefaults"}, f"unexpected channels: {channels}"
+    assert {"torch", "torchvision"} <= environment_yml_packages()
