@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from course_utils.arguments import require_int
+
 if TYPE_CHECKING:
     import torch
 
@@ -187,8 +189,7 @@ def run_context(
     fast = _flag(FAST_ENV_VAR) if fast is None else bool(fast)
     if num_workers is None:
         num_workers = _default_workers(resolved, fast)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be an integer of 0 or more, got {num_workers!r}.")
+    require_int("num_workers", num_workers, minimum=0)
     flowers = flowers_dir if flowers_dir is not None else os.environ.get(FLOWERS_ENV_VAR) or None
     return RunContext(
         device=resolved,

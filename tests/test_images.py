@@ -41,7 +41,7 @@ def test_sample_photo_errors_say_what_to_do():
         load_sample_photo(name="no_such_picture.jpg")
     with pytest.raises(TypeError, match="name must be a file name"):
         load_sample_photo(128, 256)
-    with pytest.raises(ValueError, match="size must be a positive int"):
+    with pytest.raises(ValueError, match="size must be at least 1"):
         load_sample_photo(size=0)
 
 

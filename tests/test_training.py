@@ -206,7 +206,7 @@ def test_fit_explains_bad_arguments():
     model, other = mlp(), mlp()
     with pytest.raises(ValueError, match="holds none of this model's parameters"):
         fit(model, train, val, epochs=1, optimizer=sgd(other)[0], progress=False)
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
         fit(model, train, val, epochs=0, optimizer=sgd(model)[0], progress=False)
     with pytest.raises(ValueError, match="resume=True needs checkpoint"):
         fit(model, train, val, epochs=1, optimizer=sgd(model)[0], resume=True, progress=False)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from course_utils.arguments import require_int
 from course_utils.data.sources import DOWNLOAD, GENERATED, DataSource, download_or_fall_back
 from course_utils.env import data_dir, is_online, stall_timeout
 
@@ -312,9 +313,6 @@ def _mnist_tensors(root: str | Path | None, download: bool):
 
 
 def _check_size(name: str, value: int | None, default: int) -> int:
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive number of images (or None for all), got {value!r}.")
-    return value
+    """A number of images, or ``default`` (all of them) for None."""
+    return default if value is None else require_int(name, value)
 

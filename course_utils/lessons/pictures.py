@@ -21,6 +21,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from torch import Tensor
 
+from course_utils.arguments import require_int
 from course_utils.lessons.conv import ConvGeometry
 from course_utils.lessons.receptive_field import FieldTable
 
@@ -45,8 +46,8 @@ def load_sample_photo(size: int | None = 256, name: str = SAMPLE_PHOTO) -> Tenso
 
     ``size`` resizes it so that its shorter side has ``size`` pixels (``None`` keeps it as is).
     """
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ValueError(f"size must be a positive int or None, got {size!r}.")
+    if size is not None:
+        require_int("size", size)
     if not isinstance(name, str):
         raise TypeError(f"name must be a file name such as {SAMPLE_PHOTO!r}, got {name!r}.")
     path = Path(cbook.get_sample_data(name, asfileobj=False))

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_utils.arguments import require_int
 from course_utils.env import RunContext, current_context
 from course_utils.pipeline.history import History
 from course_utils.pipeline.randomness import reseed, rng_state, set_rng_state
@@ -139,8 +140,8 @@ def fit(
     ``history.interrupted`` is True, and the checkpoint on disk is the last complete epoch.
     """
     _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume)
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"patience must be a positive number of epochs (or None), got {patience!r}.")
+    if patience is not None:
+        require_int("patience", patience)
     context = context or current_context()
     device = context.device
     channels_last = uses_channels_last(model, context)
@@ -317,8 +318,7 @@ def _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, che
     for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
         if loader is None or not hasattr(loader, "__iter__"):
             raise TypeError(f"{name} must be a DataLoader (or any iterable of (inputs, targets) batches), got {loader!r}.")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    require_int("epochs", epochs)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(
             f"optimizer must be a torch.optim optimizer, e.g. torch.optim.SGD(model.parameters(), lr=0.01); "
