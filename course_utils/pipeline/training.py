@@ -181,6 +181,7 @@ def fit(
     try:
         for epoch in range(start, epochs):
             if patience is not None and history.epochs - history.best_epoch >= patience:
+                epoch_bar.total = epoch_bar.n  # the bar of a run that stopped early ends at 100 %
                 if progress:
                     print(f"Stopped early: no better validation accuracy for {patience} epoch(s) "
                           f"after epoch {history.best_epoch}.")
@@ -239,8 +240,6 @@ def fit(
               f"epoch(s); {kept}.")
     finally:
         batch_bar.close()
-        epoch_bar.total = epoch_bar.n  # a run that stopped early ends its bar at 100 %
-        epoch_bar.refresh()
         epoch_bar.close()
 
     if best_state is not None:
