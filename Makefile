@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.course-installed
 KERNEL := cnn-course
 PORT   ?= 8888
 
-.PHONY: setup lab test lint clean chrome slides
+.PHONY: setup lab test lint clean chrome slides notebooks
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ SLIDES_DIR ?= build/slides
 REVEAL_PREFIX ?=
 slides: setup
 	$(BIN)/jupyter nbconvert --to slides --output-dir $(SLIDES_DIR) $(if $(REVEAL_PREFIX),--SlidesExporter.reveal_url_prefix=$(REVEAL_PREFIX)) notebooks/[0-9][0-9]-*.ipynb
+
+# Execute notebooks as they are committed: one full run each, in place (minutes; 06-08 want
+# COURSE_FLOWERS_DIR=<a Flowers-102 folder> for real photographs). NOTEBOOKS=notebooks/05-*.ipynb for one.
+notebooks: setup
+	$(BIN)/python -m tools.execute_notebooks $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV)
