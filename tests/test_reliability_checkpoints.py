@@ -344,7 +344,7 @@ def test_every_torch_load_in_the_course_is_weights_only():
 
     loaders = {"load", "load_state_dict_from_url", "load_url"}
     offenders = []
-    for source in sorted((ROOT / "course_utils").glob("*.py")):
+    for source in sorted((ROOT / "course_utils").rglob("*.py")):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
