@@ -16,6 +16,7 @@ loads nothing heavy.
   ``lessons.architectures``           the notes' first CNN, plain and residual networks (05)
   ``lessons.pictures``                a real photograph offline; drawings of tensors, windows, fields
   ``lessons.explorers``               ipywidgets sliders over the functions above
+  ``lessons.model_tour``              what torchvision's model families return, described (08)
 
 ``data/`` — where images come from
   ``data.sources``                    your folder → download → generated: one pattern, one warning
@@ -36,6 +37,9 @@ loads nothing heavy.
   ``pipeline.transfer``               the two-stage recipe: one config, two stage functions
   ``pipeline.evaluation``             accuracy, top-5, confusions, one photo's prediction
   ``pipeline.plots``                  plots of data batches, histories and predictions
+  ``pipeline.confusion``              a readable confusion matrix: per-class accuracy, confused pairs (08)
+  ``pipeline.gradcam``                Grad-CAM: where the network looked (08)
+  ``pipeline.activations``            feature maps captured with hooks, first-layer kernels as pictures (08)
 
 ``storage/`` — files that survive crashes
   ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely
