@@ -8,6 +8,7 @@ started (a run, then a resume); everything else runs in this process.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -203,6 +204,9 @@ def test_shards_cover_every_image_once_and_the_batch_is_global(monkeypatch, tmp_
     shards = [list(ShardSampler(10, rank, 3)) for rank in range(3)]
     assert sorted(i for shard in shards for i in shard) == list(range(10))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    # a command whose output is not a terminal (a log file) prints lines, not bars
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert not run_context(device="cpu", command=True).bars and run_context(device="cpu").bars
     for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
         monkeypatch.setenv(name, value)
     context = run_context(device="cpu", command=True)
