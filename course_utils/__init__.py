@@ -5,6 +5,8 @@ name (``from course_utils.lessons.conv import conv_geometry``); importing the pa
 loads nothing heavy.
 
 ``env``                               the run context, decided once: device, precision, workers, data folder, fast/offline
+``context``                           the ``RunContext`` class that ``env.run_context`` fills (ranks under torchrun too)
+``__main__``                          ``python -m course_utils train|evaluate|predict``: the command line
 ``arguments``                         argument checks and error quoting shared by every part
 
 ``lessons/`` — notebooks 01–05, one idea per module
@@ -28,6 +30,8 @@ loads nothing heavy.
 
 ``pipeline/`` — training and transfer learning (05–06, the command, the benchmark)
   ``pipeline.training``               ``fit``: the notes' ``train_model`` grown up
+  ``pipeline.steps``                  ``fit``'s small steps: argument checks, batches, losses, resume checks
+  ``pipeline.distributed``            torchrun: process group, DDP, sharded loaders, metrics over all ranks
   ``pipeline.history``                what a run measured, epoch by epoch
   ``pipeline.randomness``             random generators saved and restored for exact resumes
   ``pipeline.models``                 pretrained models by name, with a recorded new head
@@ -40,6 +44,8 @@ loads nothing heavy.
   ``pipeline.confusion``              a readable confusion matrix: per-class accuracy, confused pairs (08)
   ``pipeline.gradcam``                Grad-CAM: where the network looked (08)
   ``pipeline.activations``            feature maps captured with hooks, first-layer kernels as pictures (08)
+  ``pipeline.cli``                    the command line's arguments and help (``cnn-course``)
+  ``pipeline.commands``               train (one process or many), evaluate a checkpoint, predict images
 
 ``storage/`` — files that survive crashes
   ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely

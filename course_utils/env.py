@@ -21,11 +21,11 @@ import random
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from course_utils.arguments import require_int
+from course_utils.context import RunContext
 
 if TYPE_CHECKING:
     import torch
@@ -67,6 +67,9 @@ FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
 PROGRESS_ENV_VAR = "COURSE_PROGRESS"
 """Set to ``text`` for plain-text progress bars (how notebooks are executed for committing)."""
 
+DISTRIBUTED_ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+"""Set by ``torchrun`` in every process it starts: the process's place in a distributed job."""
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 T = TypeVar("T")
@@ -74,78 +77,6 @@ T = TypeVar("T")
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """Every setting of a run that depends on the machine or the learner's choice, decided once.
-
-    Build it with :func:`run_context` (which fills in what you do not pass); change one field
-    with ``dataclasses.replace(context, channels_last=False)``.
-    """
-
-    device: torch.device
-    precision: str
-    """``"fp32"``, or ``"bf16"``/``"fp16"`` for mixed precision (CUDA only)."""
-    channels_last: bool
-    """Feed 4-D images to convolutions in the channels-last memory layout."""
-    num_workers: int
-    """DataLoader worker processes."""
-    pin_memory: bool
-    data_dir: Path
-    """Where data sets, caches and checkpoints live."""
-    fast: bool
-    """The small, quick version of each run (the test command's)."""
-    offline: bool
-    """Never try the network."""
-    flowers_dir: Path | None = None
-    """A folder of flowers in the notes' layout chosen by the learner, if any."""
-    text_progress: bool = False
-    """Plain-text progress bars instead of notebook widgets (``COURSE_PROGRESS=text``): a notebook
-    executed for committing then stores each bar's final state, which a widget does not."""
-
-    @property
-    def amp_dtype(self) -> torch.dtype | None:
-        """The autocast dtype, or None for plain float32."""
-        import torch
-
-        return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """``torch.autocast`` at this precision, or a no-op context for float32."""
-        import torch
-
-        dtype = self.amp_dtype
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
-
-    def loader_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``DataLoader(...)`` that decide speed, not results.
-
-        Workers are not kept alive between epochs (no ``persistent_workers``): each epoch's
-        workers take their seeds from the loader's generator, which ``fit`` reseeds every
-        epoch, so a resumed run draws the same augmentations as an uninterrupted one.
-        """
-        return {"num_workers": self.num_workers, "pin_memory": self.pin_memory}
-
-    def progress_bar(self, **kwargs: Any) -> Any:
-        """A tqdm progress bar: a widget in a notebook (``tqdm.auto``), or plain text."""
-        if self.text_progress:
-            from tqdm.std import tqdm
-        else:
-            from tqdm.auto import tqdm
-        return tqdm(**kwargs)
-
-    def pick(self, full: T, fast: T) -> T:
-        """``full`` normally and ``fast`` in fast mode: ``EPOCHS = context.pick(full=10, fast=1)``."""
-        return fast if self.fast else full
-
-    def describe(self) -> str:
-        """One line for a notebook to print."""
-        return (f"device {self.device}, precision {self.precision}, channels_last "
-                f"{self.channels_last}, {self.num_workers} loader worker(s), "
-                f"{'fast' if self.fast else 'full'} mode, {'offline' if self.offline else 'network allowed'}")
 
 
 def run_context(
@@ -158,6 +89,7 @@ def run_context(
     fast: bool | None = None,
     offline: bool | None = None,
     flowers_dir: str | os.PathLike[str] | None = None,
+    command: bool = False,
 ) -> RunContext:
     """Decide every setting of a run: what you pass wins, then the environment, then the machine.
 
@@ -175,8 +107,13 @@ def run_context(
       ``~/.cache/cnn-course`` (created if missing).
     - **fast**: ``COURSE_FAST=1``; **offline**: ``COURSE_OFFLINE=1``;
       **flowers_dir**: ``COURSE_FLOWERS_DIR``; plain-text progress bars: ``COURSE_PROGRESS=text``.
+    - **rank, world_size, local_rank**: ``torchrun``'s ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
+      (0, 1, 0 without it); each process of a distributed job on CUDA uses ``cuda:LOCAL_RANK``.
+    - **command**: a command-line run (not a notebook): plain-text bars, and only when stdout is
+      a terminal (a log file gets one line per epoch); in a distributed job rank 0 alone shows them.
     """
-    resolved = _device(device)
+    rank, world_size, local_rank = _place_in_job()
+    resolved = _device(device, local_rank if world_size > 1 else None)
     if precision is None:
         precision = _default_precision(resolved)
     elif precision not in PRECISIONS:
@@ -201,8 +138,24 @@ def run_context(
         fast=fast,
         offline=_flag(OFFLINE_ENV_VAR) if offline is None else bool(offline),
         flowers_dir=Path(flowers).expanduser() if flowers is not None else None,
-        text_progress=os.environ.get(PROGRESS_ENV_VAR, "").strip().lower() == "text",
+        text_progress=command or os.environ.get(PROGRESS_ENV_VAR, "").strip().lower() == "text",
+        bars=rank == 0 and (not command or sys.stdout.isatty()),
+        rank=rank,
+        world_size=world_size,
+        local_rank=local_rank,
     )
+
+
+def _place_in_job() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's variables, checked."""
+    values = {name: os.environ.get(name, "").strip() for name in DISTRIBUTED_ENV_VARS}
+    try:
+        rank, world, local = (int(values[n] or default) for n, default in zip(DISTRIBUTED_ENV_VARS, "010", strict=True))
+    except ValueError as error:
+        raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers (torchrun sets them), got {values}.") from error
+    if world < 1 or not 0 <= rank < world or local < 0:
+        raise ValueError(f"Inconsistent torchrun variables {values}: need 0 <= RANK < WORLD_SIZE and LOCAL_RANK >= 0.")
+    return rank, world, local
 
 
 _CURRENT: RunContext | None = None
@@ -231,15 +184,18 @@ def reset_context() -> None:
     _CURRENT = None
 
 
-def _device(wanted: torch.device | str | None) -> torch.device:
+def _device(wanted: torch.device | str | None, local_rank: int | None = None) -> torch.device:
+    """The device asked for (checked), else the best one; ``cuda:local_rank`` in a distributed job."""
     import torch
 
     wanted = wanted if wanted is not None else os.environ.get(DEVICE_ENV_VAR) or None
     if wanted is None:
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", local_rank) if local_rank is not None else torch.device("cuda")
         return torch.device("mps") if _mps_available() else torch.device("cpu")
     device = torch.device(wanted)
+    if device.type == "cuda" and device.index is None and local_rank is not None:
+        device = torch.device("cuda", local_rank)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"Device {str(wanted)!r} was asked for, but PyTorch sees no CUDA GPU here. "

@@ -13,7 +13,10 @@ the best validation epoch are kept and loaded at the end. On top of that:
 - ``patience=`` stops when the validation accuracy has not improved for that many epochs
   (the best epoch's weights are kept, as always);
 - pressing *stop* (``KeyboardInterrupt``) ends the run cleanly, with the history so far and
-  the best weights.
+  the best weights;
+- under ``torchrun`` (a context with ``world_size > 1``) the model trains as
+  ``DistributedDataParallel``, the metrics are summed over every process, and only rank 0
+  saves and prints (:mod:`course_utils.pipeline.distributed`).
 
 Reading order for a learner: :func:`fit`, then :func:`run_phase` (one pass over a loader).
 """
@@ -21,8 +24,9 @@ Reading order for a learner: :func:`fit`, then :func:`run_phase` (one pass over 
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +35,25 @@ from torch import nn
 
 from course_utils.arguments import require_int
 from course_utils.env import RunContext, current_context
+from course_utils.pipeline.distributed import (
+    RANK_SEED_STRIDE,
+    barrier,
+    reduce_metrics,
+    set_epoch,
+    wrap_model,
+)
 from course_utils.pipeline.history import History
 from course_utils.pipeline.randomness import reseed, rng_state, set_rng_state
-from course_utils.storage.checkpoints import TrainingState, check_compatible, load_checkpoint
+from course_utils.pipeline.steps import (
+    check_fit_arguments,
+    check_resumable,
+    cpu_copy,
+    load_weights,
+    logits_and_loss,
+    to_device,
+    unpack_batch,
+)
+from course_utils.storage.checkpoints import TrainingState, load_checkpoint
 
 __all__ = ["History", "batches_in", "evaluate", "fit", "run_phase", "train_mode"]
 
@@ -134,12 +154,19 @@ def fit(
     - ``seed``: Python, NumPy and PyTorch are reseeded with ``seed + epoch`` at the start of
       each epoch, so a resumed run ends with exactly the history of an uninterrupted one
       (bit for bit on the CPU). None leaves the random generators alone.
-    - ``progress``: nested progress bars (epochs, batches) and one line per epoch.
+    - ``progress``: nested progress bars (epochs, batches; only where the context shows bars)
+      and one line per epoch.
+
+    In a distributed context (``torchrun``) every process calls ``fit`` with its share of the
+    data (:func:`~course_utils.pipeline.distributed.sharded_loaders`): the model is wrapped in
+    ``DistributedDataParallel``, each sampler gets ``set_epoch``, the losses and accuracies are
+    those of all processes together, and rank 0 alone writes the checkpoint and prints (every
+    process waits for the last save before ``fit`` returns, so all can read it).
 
     Pressing stop (``KeyboardInterrupt``) ends training: the best weights so far are loaded,
     ``history.interrupted`` is True, and the checkpoint on disk is the last complete epoch.
     """
-    _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume)
+    check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume)
     if patience is not None:
         require_int("patience", patience)
     context = context or current_context()
@@ -149,6 +176,8 @@ def fit(
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
     if compile:
         model.compile()  # in place: the state_dict keeps its names, so checkpoints are unchanged
+    trained = wrap_model(model, context)  # DistributedDataParallel in a distributed job; model itself otherwise
+    show = progress and context.is_main  # one process prints: rank 0
     scaler = torch.amp.GradScaler("cuda") if context.precision == "fp16" else None
     per_batch = isinstance(scheduler, _BATCH_SCHEDULERS)
     extra = dict(checkpoint_extra or {})
@@ -158,8 +187,8 @@ def fit(
     start = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         state = TrainingState.from_dict(load_checkpoint(checkpoint), checkpoint)
-        _check_resumable(state, extra)
-        _load_weights(model, state.last_state_dict, checkpoint)
+        check_resumable(state, extra)
+        load_weights(model, state.last_state_dict, checkpoint)
         optimizer.load_state_dict(state.optimizer)
         if scheduler is not None and state.scheduler is not None:
             scheduler.load_state_dict(state.scheduler)
@@ -170,24 +199,25 @@ def fit(
         best_state = state.state_dict
         start = int(state.epoch)
         set_rng_state(state.rng)
-        if progress:
+        if show:
             print(f"Resuming from {checkpoint}: {start} epoch(s) done, best val acc "
-                  f"{history.best_acc:.3f} (epoch {history.best_epoch}).")
+                  f"{history.best_acc:.3f} (epoch {history.best_epoch}).", flush=True)
 
     epoch_bar = context.progress_bar(total=epochs, initial=min(start, epochs), desc="epochs", unit="epoch",
-                                     disable=not progress)
-    batch_bar = context.progress_bar(total=0, desc="batches", unit="batch", leave=False, disable=not progress)
+                                     disable=not show)
+    batch_bar = context.progress_bar(total=0, desc="batches", unit="batch", leave=False, disable=not show)
     epoch = start
     try:
         for epoch in range(start, epochs):
             if patience is not None and history.epochs - history.best_epoch >= patience:
                 epoch_bar.total = epoch_bar.n  # the bar of a run that stopped early ends at 100 %
-                if progress:
+                if show:
                     print(f"Stopped early: no better validation accuracy for {patience} epoch(s) "
-                          f"after epoch {history.best_epoch}.")
+                          f"after epoch {history.best_epoch}.", flush=True)
                 break
             if seed is not None:
-                reseed(seed + epoch, train_loader, val_loader)
+                reseed(seed + epoch + RANK_SEED_STRIDE * context.rank, train_loader, val_loader)
+            set_epoch(epoch, train_loader, val_loader)
             lr = float(optimizer.param_groups[0]["lr"])
             started = time.perf_counter()
 
@@ -195,7 +225,7 @@ def fit(
             batch_bar.reset(total=batches_in(train_loader))
             batch_bar.set_description(f"epoch {epoch + 1} train")
             train_metrics = run_phase(
-                model, train_loader, criterion, train=True, context=context, channels_last=channels_last,
+                trained, train_loader, criterion, train=True, context=context, channels_last=channels_last,
                 bar=batch_bar, optimizer=optimizer, scaler=scaler, scheduler=scheduler if per_batch else None,
             )
             model.eval()
@@ -211,10 +241,10 @@ def fit(
             seconds = time.perf_counter() - started
 
             if history.best_epoch == 0 or val_metrics[1] > history.best_acc:
-                best_state = _cpu_copy(model.state_dict())
+                best_state = cpu_copy(model.state_dict())
                 history.best_acc, history.best_epoch = val_metrics[1], epoch + 1
             history.record(train_metrics, val_metrics, lr, seconds)
-            if checkpoint is not None:
+            if checkpoint is not None and context.is_main:
                 TrainingState(
                     epoch=epoch + 1, epochs=epochs, state_dict=best_state, best_acc=float(history.best_acc),
                     best_epoch=int(history.best_epoch), last_state_dict=model.state_dict(),
@@ -226,24 +256,28 @@ def fit(
 
             epoch_bar.update(1)
             epoch_bar.set_postfix(train_loss=f"{train_metrics[0]:.4f}", val_acc=f"{val_metrics[1]:.3f}")
-            if progress:
+            if show:
                 epoch_bar.write(
                     f"epoch {epoch + 1}/{epochs}  train loss {train_metrics[0]:.4f} acc "
                     f"{train_metrics[1]:.3f} | val loss {val_metrics[0]:.4f} acc "
                     f"{val_metrics[1]:.3f} | lr {lr:.3g} | {seconds:.1f}s"
                 )
+                sys.stdout.flush()  # a log file gets each epoch's line when it ends
     except KeyboardInterrupt:
         history.interrupted = True
         kept = f"best weights (epoch {history.best_epoch}, val acc {history.best_acc:.3f}) loaded" \
             if best_state is not None else "no epoch completed, so the weights are as the interruption left them"
-        print(f"Interrupted during epoch {epoch + 1}: kept the history of {history.epochs} complete "
-              f"epoch(s); {kept}.")
+        if context.is_main:
+            print(f"Interrupted during epoch {epoch + 1}: kept the history of {history.epochs} complete "
+                  f"epoch(s); {kept}.")
     finally:
         batch_bar.close()
         epoch_bar.close()
 
     if best_state is not None:
         model.load_state_dict(best_state)
+    if checkpoint is not None and not history.interrupted:
+        barrier(context)  # the other processes may read the checkpoint rank 0 has just written
     return history
 
 
@@ -263,7 +297,10 @@ def run_phase(
     """One pass over ``loader``: mean loss and accuracy (training updates the weights).
 
     The sums stay on the device (no ``.item()`` per batch, which would make the CPU wait for
-    the GPU every step); the progress bar reads them at most every half second.
+    the GPU every step); the progress bar reads them at most every half second. In a
+    distributed job the result is that of every process's share together (a training
+    ``DistributedSampler`` repeats a few images to give every process as many batches; the
+    evaluation shards do not, so a validation accuracy counts every image once).
     """
     device = context.device
     loss_sum = torch.zeros((), device=device)
@@ -274,12 +311,12 @@ def run_phase(
     grad_mode = contextlib.nullcontext() if train else torch.inference_mode()
     with grad_mode:
         for batch in loader:
-            inputs, targets = _unpack(batch)
-            inputs = _to_device(inputs, device, channels_last)
+            inputs, targets = unpack_batch(batch)
+            inputs = to_device(inputs, device, channels_last)
             targets = targets.to(device, non_blocking=True)
             with context.autocast():
                 outputs = model(inputs)
-                logits, loss = _loss(criterion, outputs, targets)
+                logits, loss = logits_and_loss(criterion, outputs, targets)
             if optimizer is not None:  # the training phase
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
@@ -299,101 +336,12 @@ def run_phase(
             if not bar.disable and time.perf_counter() - last_refresh > _REFRESH_SECONDS:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}")
                 last_refresh = time.perf_counter()
+    loss_total, correct_total, seen = reduce_metrics(context, loss_sum, correct, seen)
     if seen == 0:
         raise ValueError(
             f"The {'training' if train else 'validation'} loader yielded no batches. Check the "
             "data set is not empty (and drop_last=False when it is smaller than a batch)."
         )
-    mean_loss, accuracy = loss_sum.item() / seen, correct.item() / seen
+    mean_loss, accuracy = loss_total / seen, correct_total / seen
     bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{accuracy:.3f}")
     return mean_loss, accuracy
-
-
-# Helpers of fit (private) --------------------------------------------------------------
-
-def _check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
-        if loader is None or not hasattr(loader, "__iter__"):
-            raise TypeError(f"{name} must be a DataLoader (or any iterable of (inputs, targets) batches), got {loader!r}.")
-    require_int("epochs", epochs)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim optimizer, e.g. torch.optim.SGD(model.parameters(), lr=0.01); "
-            f"got {type(optimizer).__name__}."
-        )
-    model_params = {id(p) for p in model.parameters()}
-    optimized = [p for group in optimizer.param_groups for p in group["params"]]
-    if not any(id(p) in model_params for p in optimized):
-        raise ValueError(
-            "The optimizer holds none of this model's parameters, so training would change nothing. "
-            "Create the optimizer from this model after building it: optimizer = "
-            "torch.optim.SGD(model.parameters(), lr=...)."
-        )
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=<path of the checkpoint to continue from>.")
-
-
-def _check_resumable(state: TrainingState, extra: Mapping[str, Any]) -> None:
-    wanted = {k: extra[k] for k in ("model_name", "num_classes", "class_names") if k in extra}
-    if wanted:
-        check_compatible(state.to_dict(), **wanted)
-
-
-def _load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], path: str | Path) -> None:
-    """``model.load_state_dict(weights)``, with an error that says what to do when they do not fit."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:  # PyTorch lists the missing, unexpected and mis-shaped tensors
-        details = str(error).split(":", 1)[-1].strip()
-        raise ValueError(
-            f"{path} holds weights for another model (another architecture or number of classes): "
-            f"{details} Resume only with the model it was trained with, or pass resume=False to "
-            "start afresh (the file will be overwritten)."
-        ) from error
-
-
-def _unpack(batch: Any) -> tuple[Any, torch.Tensor]:
-    if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch[0], batch[1]
-    raise ValueError(
-        f"Each batch must be a pair (inputs, targets), as a DataLoader over an image data set "
-        f"yields; got a {type(batch).__name__}"
-        + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "") + "."
-    )
-
-
-def _to_device(inputs: Any, device: torch.device, channels_last: bool) -> Any:
-    if isinstance(inputs, torch.Tensor):
-        if channels_last and inputs.dim() == 4:
-            return inputs.to(device, non_blocking=True, memory_format=torch.channels_last)
-        return inputs.to(device, non_blocking=True)
-    if isinstance(inputs, (tuple, list)):
-        return type(inputs)(_to_device(x, device, channels_last) for x in inputs)
-    raise TypeError(f"Inputs must be a tensor (or a tuple of tensors), got {type(inputs).__name__}.")
-
-
-def _loss(criterion: Callable, outputs: Any, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The loss and the logits used for accuracy.
-
-    Inception-v3 returns ``(logits, aux_logits)`` in training mode: its auxiliary classifier
-    counts 0.4 times, as in the notes (``loss1 + 0.4 * loss2``).
-    """
-    aux = getattr(outputs, "aux_logits", None)
-    logits = getattr(outputs, "logits", outputs)
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"The model returned a {type(outputs).__name__}; fit expects a tensor of class scores.")
-    if logits.dim() != 2:
-        raise ValueError(
-            f"The model's output has shape {tuple(logits.shape)}; fit trains classifiers whose output "
-            "is (batch, classes). Did you forget to flatten before the last Linear layer?"
-        )
-    loss = criterion(logits, targets)
-    if aux is not None:
-        loss = loss + 0.4 * criterion(aux, targets)
-    return logits, loss
-
-
-def _cpu_copy(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}

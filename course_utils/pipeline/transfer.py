@@ -9,8 +9,9 @@ training continues with a lower learning rate, so that the pretrained weights ar
 adjusted rather than destroyed.
 
 One recipe: :class:`TransferConfig` holds its numbers, :func:`train_stage1` and
-:func:`train_stage2` are its two stages, and notebook 06, :func:`run_transfer` (the command
-line) and the benchmark's course side all call them.
+:func:`train_stage2` are its two stages, and notebook 06, :func:`run_transfer`, the command
+line (``python -m course_utils train``, :mod:`course_utils.pipeline.cli`) and the benchmark's
+course side all call them.
 """
 
 from __future__ import annotations
@@ -133,14 +134,18 @@ def stage2_optimizer(
 
 def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: str | Path,
                  config: TransferConfig | None = None, *, context: RunContext | None = None,
-                 extra: dict[str, Any] | None = None, cache_dir: str | Path | None = None) -> History:
+                 extra: dict[str, Any] | None = None, cache_dir: str | Path | None = None,
+                 loaders: dict[str, Any] | None = None, resume: bool = False) -> History:
     """Stage 1: the new head trains on the frozen backbone; the best epoch is saved to ``checkpoint``.
 
     ``sets["train"]`` and ``sets["valid"]`` are the data sets to train and validate on (give the
     training set the evaluation transform unless ``config.stage1_augment``). With
     ``config.stage1_features`` the backbone runs once and the head trains on the cached
     features (:mod:`course_utils.pipeline.features`); otherwise every epoch runs the whole
-    model over the images, as the notes do.
+    model over the images, as the notes do: on ``loaders`` if given (the command's sharded
+    loaders under ``torchrun``), else on ``flower_loaders(sets)``; ``resume`` continues that
+    route's checkpoint. (Stage 1 on features takes seconds once the features are cached: it
+    is run again rather than resumed.)
     """
     config = config or TransferConfig()
     config.check()
@@ -155,20 +160,26 @@ def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: st
                                            desc=f"{split} features")
                     for split in ("train", "valid")}
         return fit_head(model, features["train"], features["valid"], batch_size=config.batch_size, **common)
-    loaders = flower_loaders(sets, batch_size=config.batch_size, seed=config.seed, context=context)
-    return fit(model, loaders["train"], loaders["valid"], **common)
+    loaders = loaders or flower_loaders(sets, batch_size=config.batch_size, seed=config.seed, context=context)
+    return fit(model, loaders["train"], loaders["valid"], resume=resume, **common)
 
 
 def train_stage2(model: nn.Module, loaders: dict[str, Any], stage1_checkpoint: str | Path, checkpoint: str | Path,
                  config: TransferConfig | None = None, *, context: RunContext | None = None,
                  extra: dict[str, Any] | None = None, class_names: list[str] | None = None,
-                 compile: bool = False) -> History:
-    """Stage 2: from the best stage-1 checkpoint, everything but BatchNorm trains at a lower rate."""
+                 compile: bool = False, resume: bool = False) -> History:
+    """Stage 2: from the best stage-1 checkpoint, everything but BatchNorm trains at a lower rate.
+
+    ``resume`` continues from ``checkpoint`` when it holds finished stage-2 epochs.
+    """
     config = config or TransferConfig()
+    context = context or current_context()
+    model.to(context.device)  # before the optimizer state is loaded: it follows the parameters' device
     optimizer, scheduler = stage2_optimizer(model, stage1_checkpoint, config, class_names=class_names)
     return fit(model, loaders["train"], loaders["valid"], epochs=config.stage2_epochs, optimizer=optimizer,
                scheduler=scheduler, criterion=nn.NLLLoss(), context=context, compile=compile,
-               checkpoint=checkpoint, checkpoint_extra=extra, seed=config.seed, progress=config.progress)
+               checkpoint=checkpoint, checkpoint_extra=extra, resume=resume, seed=config.seed,
+               progress=config.progress)
 
 
 @dataclass
@@ -222,50 +233,3 @@ def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
         seconds["test"] = time.perf_counter() - started
     return result
 
-
-def main(argv: list[str] | None = None) -> TransferResult:
-    """``python -m course_utils.pipeline.transfer [FOLDER]``: one full run, printed (the README's figures)."""
-    import argparse
-    import platform
-
-    from course_utils.data.flowers import find_flowers
-    from course_utils.env import run_context
-
-    context = run_context()  # decided once, here at the top of the run
-    defaults = TransferConfig()
-    parser = argparse.ArgumentParser(prog="python -m course_utils.pipeline.transfer", description=main.__doc__)
-    parser.add_argument("folder", nargs="?", help="flowers in the notes' layout (default: find_flowers())")
-    parser.add_argument("--model", default=defaults.model_name)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--resize-to", type=int, default=None, help="shorter side before the crop")
-    parser.add_argument("--stage1-on-images", action="store_true",
-                        help="stage 1 the notes' way: a backbone pass over the images every epoch")
-    parser.add_argument("--stage1-augment", action="store_true",
-                        help="stage 1 on augmented images (needs --stage1-on-images)")
-    parser.add_argument("--stage1-epochs", type=int, default=defaults.stage1_epochs)
-    parser.add_argument("--stage2-epochs", type=int, default=defaults.stage2_epochs)
-    parser.add_argument("--stage1-lr", type=float, default=defaults.stage1_lr)
-    parser.add_argument("--stage2-lr", type=float, default=defaults.stage2_lr)
-    parser.add_argument("--step-size", type=int, default=defaults.step_size)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--out", default=str(context.data_dir / "runs" / "transfer"))
-    args = parser.parse_args(argv)
-    source = find_flowers(args.folder, context=context)
-    config = TransferConfig(model_name=args.model, image_size=args.image_size, resize_to=args.resize_to,
-                            stage1_augment=args.stage1_augment,
-                            stage1_features=not args.stage1_on_images, batch_size=args.batch_size,
-                            stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
-                            stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, step_size=args.step_size)
-    print(f"{source.description}: {source.splits}; {config}")
-    result = run_transfer(source, args.out, config, context=context)
-    print(f"machine: {platform.platform()}, {torch.get_num_threads()} threads, device "
-          f"{result.stage1.device}")
-    print(f"stage 1: {result.stage1.summary()} ({result.seconds['stage1']:.0f}s)")
-    print(f"stage 2: {result.stage2.summary()} ({result.seconds['stage2']:.0f}s)")
-    if result.test_accuracy is not None:
-        print(f"test: accuracy {result.test_accuracy:.3f}, top-5 {result.test_top5:.3f}")
-    return result
-
-
-if __name__ == "__main__":
-    main()
