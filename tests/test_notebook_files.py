@@ -126,3 +126,54 @@ def test_unfinished_widget_state_is_found():
     assert unfinished_bars(notebook)
     state["a"]["state"]["value"] = 3.0
     assert not unfinished_bars(notebook)
+
+
+def _load_cleaner():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "clean_notebook.py"
+    spec = importlib.util.spec_from_file_location("clean_notebook", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _model(name: str, **state) -> dict:
+    return {"model_name": name, "state": state}
+
+
+def test_clean_notebook_finishes_bars_and_keeps_other_widgets():
+    cleaner = _load_cleaner()
+    state = {
+        "bar": _model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"], layout="IPY_MODEL_lay"),
+        "l": _model("HTMLModel", value="epochs:\u2007100%"),
+        "p": _model("FloatProgressModel", value=3.0, max=3.0),
+        "r": _model("HTMLModel", value="\u20073/3\u2007[00:47&lt;00:00]"),
+        "lay": _model("LayoutModel"),
+        "gone": _model("HBoxModel", children=["IPY_MODEL_l2", "IPY_MODEL_p2", "IPY_MODEL_r2"], layout="IPY_MODEL_hid"),
+        "l2": _model("HTMLModel", value="batches:\u2007100%"),
+        "p2": _model("FloatProgressModel", value=5.0, max=5.0),
+        "r2": _model("HTMLModel", value=""),
+        "hid": _model("LayoutModel", visibility="hidden"),
+        "explorer": _model("VBoxModel", children=["IPY_MODEL_slider"]),
+        "slider": _model("IntSliderModel", value=3),
+    }
+
+    def view(model_id: str, text: str) -> dict:
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"text/plain": [text], "application/vnd.jupyter.widget-view+json": {"model_id": model_id}}}
+
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {"execution": {"iopub.status.busy": "2026"}},
+                   "outputs": [view("bar", "epochs:   0%|"), view("gone", "batches: 0batch [00:00, ?batch/s]"),
+                               view("explorer", "VBox(...)")]}],
+        "metadata": {"widgets": {WIDGET_STATE: {"version_major": 2, "state": state}}},
+    }
+    counts = cleaner.clean(notebook)
+    outputs = notebook["cells"][0]["outputs"]
+    assert counts["bars finished"] == 1 and counts["hidden bars removed"] == 1
+    assert outputs[0]["data"] == {"text/plain": ["epochs: 100%|██████████| 3/3 [00:47<00:00]"]}
+    assert len(outputs) == 2 and outputs[1]["data"]["text/plain"] == ["VBox(...)"]
+    assert "execution" not in notebook["cells"][0]["metadata"]
+    assert set(notebook["metadata"]["widgets"][WIDGET_STATE]["state"]) == {"explorer", "slider"}
+    assert not unfinished_bars(notebook)

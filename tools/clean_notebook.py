@@ -16,8 +16,9 @@ What it changes, and why:
   from the screen. Only tqdm bars are touched; other widgets (the explorers) keep their output.
 - **Timestamps.** ``execution`` timestamps in each cell's metadata change on every run and are
   noise in every diff: removed.
-- **Widget state.** Removed from the metadata once the bars have been written out (it holds
-  dozens of models per bar, and the explorers need a running kernel anyway).
+- **Widget state.** Only the models that a remaining widget output uses are kept (the
+  explorers: JupyterLab can then draw them without a kernel); the progress bars' models, a dozen
+  per bar, go once their final text is written out.
 
 ``tests/test_notebook_files.py`` checks the result.
 """
@@ -54,11 +55,36 @@ def _bar_text(state: dict, model_id: str) -> tuple[str, bool] | None:
     return text, hidden
 
 
+def _referenced(value: object) -> list[str]:
+    """Model ids that a widget's state points to (``"IPY_MODEL_<id>"``, nested anywhere)."""
+    if isinstance(value, str):
+        return [value.removeprefix("IPY_MODEL_")] if value.startswith("IPY_MODEL_") else []
+    if isinstance(value, dict):
+        return [i for v in value.values() for i in _referenced(v)]
+    if isinstance(value, list):
+        return [i for v in value for i in _referenced(v)]
+    return []
+
+
+def _reachable(state: dict, roots: list[str]) -> dict:
+    """The part of the widget state that the models ``roots`` need."""
+    kept: dict = {}
+    todo = list(roots)
+    while todo:
+        model_id = todo.pop()
+        if model_id in kept or model_id not in state:
+            continue
+        kept[model_id] = state[model_id]
+        todo += _referenced(state[model_id].get("state", {}))
+    return kept
+
+
 def clean(notebook: dict) -> dict[str, int]:
     """Clean ``notebook`` (a parsed .ipynb) in place; return what was changed, by kind."""
     counts = {"bars finished": 0, "hidden bars removed": 0, "timestamps removed": 0}
     widgets = notebook.get("metadata", {}).pop("widgets", {})
     state = widgets.get(WIDGET_STATE, {}).get("state", {})
+    roots: list[str] = []
     for cell in notebook.get("cells", []):
         if cell.get("metadata", {}).pop("execution", None) is not None:
             counts["timestamps removed"] += 1
@@ -67,6 +93,8 @@ def clean(notebook: dict) -> dict[str, int]:
             view = output.get("data", {}).get(WIDGET_VIEW)
             bar = _bar_text(state, view["model_id"]) if view else None
             if bar is None:
+                if view:
+                    roots.append(view["model_id"])
                 outputs.append(output)
                 continue
             text, hidden = bar
@@ -78,6 +106,10 @@ def clean(notebook: dict) -> dict[str, int]:
             outputs.append(output)
         if "outputs" in cell:
             cell["outputs"] = outputs
+    kept = _reachable(state, roots)
+    if kept:
+        notebook["metadata"]["widgets"] = {WIDGET_STATE: {**widgets[WIDGET_STATE], "state": kept}}
+    counts["widget models kept"] = len(kept)
     return counts
 
 
