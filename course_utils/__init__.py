@@ -17,6 +17,8 @@ loads nothing heavy.
   ``lessons.receptive_field_probe``   the receptive field measured by a gradient (04)
   ``lessons.architectures``           the notes' first CNN, plain and residual networks (05)
   ``lessons.pictures``                a real photograph offline; drawings of tensors, windows, fields
+  ``lessons.diagrams``                diagrams drawn from the shapes the lessons compute (03, 05)
+  ``lessons.nesting``                 a shallower net embedded in a deeper one: nested function classes (05)
   ``lessons.explorers``               ipywidgets sliders over the functions above
   ``lessons.model_tour``              what torchvision's model families return, described (08)
 

@@ -46,8 +46,7 @@ class RunContext:
     flowers_dir: Path | None = None
     """A folder of flowers in the notes' layout chosen by the learner, if any."""
     text_progress: bool = False
-    """Plain-text progress bars instead of notebook widgets (``COURSE_PROGRESS=text``): a notebook
-    executed for committing then stores each bar's final state, which a widget does not."""
+    """Plain-text progress bars instead of notebook widgets (a command on a terminal)."""
     bars: bool = True
     """Progress bars at all. A command whose output goes to a file (not a terminal), and every
     process of a distributed job but the first, print plain lines instead."""

@@ -64,8 +64,6 @@ OFFLINE_ENV_VAR = "COURSE_OFFLINE"
 FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
 """Set to a folder in the notes' layout to train on your own copy of the flowers."""
 
-PROGRESS_ENV_VAR = "COURSE_PROGRESS"
-"""Set to ``text`` for plain-text progress bars (how notebooks are executed for committing)."""
 
 DISTRIBUTED_ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 """Set by ``torchrun`` in every process it starts: the process's place in a distributed job."""
@@ -106,7 +104,7 @@ def run_context(
     - **data_dir**: ``COURSE_DATA_DIR``, else ``data/`` in the course checkout, else
       ``~/.cache/cnn-course`` (created if missing).
     - **fast**: ``COURSE_FAST=1``; **offline**: ``COURSE_OFFLINE=1``;
-      **flowers_dir**: ``COURSE_FLOWERS_DIR``; plain-text progress bars: ``COURSE_PROGRESS=text``.
+      **flowers_dir**: ``COURSE_FLOWERS_DIR``.
     - **rank, world_size, local_rank**: ``torchrun``'s ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
       (0, 1, 0 without it); each process of a distributed job on CUDA uses ``cuda:LOCAL_RANK``.
     - **command**: a command-line run (not a notebook): plain-text bars, and only when stdout is
@@ -138,7 +136,7 @@ def run_context(
         fast=fast,
         offline=_flag(OFFLINE_ENV_VAR) if offline is None else bool(offline),
         flowers_dir=Path(flowers).expanduser() if flowers is not None else None,
-        text_progress=command or os.environ.get(PROGRESS_ENV_VAR, "").strip().lower() == "text",
+        text_progress=command,
         bars=rank == 0 and (not command or sys.stdout.isatty()),
         rank=rank,
         world_size=world_size,

@@ -1,10 +1,9 @@
 """``python -m tools.execute_notebooks [NOTEBOOK ...]``: the full run a notebook is committed with.
 
 Each notebook runs top to bottom in a fresh kernel (the current environment's Python), in
-place, as a learner's full run (``COURSE_FAST`` unset) with plain-text progress bars
-(``COURSE_PROGRESS=text``), so that each bar's committed output is its final state. Then the
-per-cell execution timestamps are removed (they change on every run and say nothing), and the
-launch links and slide metadata are brought up to date (:mod:`tools.notebook_chrome`). The wall
+place, as a learner's full run (``COURSE_FAST`` unset). Then :mod:`tools.clean_notebook` writes
+each progress bar's final state, drops the per-cell timestamps and the bars' widget state, and
+:mod:`tools.notebook_chrome` brings the launch links and slide metadata up to date. The wall
 time of each notebook is printed: it is what the notebook's first cell should state.
 
 ``COURSE_FLOWERS_DIR`` is passed through: set it to the real Flowers-102 subset so that 06-08
@@ -22,28 +21,22 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from tools.clean_notebook import clean
 from tools.launch_links import repository, runtime_requirements
 from tools.notebook_chrome import ROOT, chrome_notebook, notebook_paths
 
-__all__ = ["execute", "main", "strip_timestamps"]
-
-
-def strip_timestamps(notebook: nbformat.NotebookNode) -> None:
-    """Remove the per-cell ``execution`` timing metadata that Jupyter records."""
-    for cell in notebook.cells:
-        cell.metadata.pop("execution", None)
+__all__ = ["execute", "main"]
 
 
 def execute(path: Path, timeout: int = 3600) -> float:
     """Run one notebook in place as a full run; return its wall time in seconds."""
     notebook = nbformat.read(path, as_version=4)
     os.environ.pop("COURSE_FAST", None)
-    os.environ["COURSE_PROGRESS"] = "text"
     started = time.perf_counter()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",  # this environment's Python
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - started
-    strip_timestamps(notebook)
+    clean(notebook)
     chrome_notebook(notebook, path.relative_to(ROOT).as_posix(), repository(ROOT), runtime_requirements(ROOT))
     path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
     return seconds
