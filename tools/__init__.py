@@ -1,0 +1,1 @@
+"""Maintenance commands for the course (run with ``python -m tools.NAME``); not part of the package."""
