@@ -55,7 +55,7 @@ def check_conv_parameters(conv_parameters: Callable[..., int]) -> Verdict:
                   f"nn.Conv2d has {expected[first]}.")
 
 
-def notes_network(widths: Sequence[int], size: int = 32, classes: int = 10) -> nn.Sequential:
+def _notes_network(widths: Sequence[int], size: int = 32, classes: int = 10) -> nn.Sequential:
     """The notes' CONV-RELU-CONV-RELU-POOL ×3 + FC network (3×3 convolutions, padding 1) on meta."""
     layers: list[nn.Module] = []
     channels = 3
@@ -72,7 +72,7 @@ def notes_network(widths: Sequence[int], size: int = 32, classes: int = 10) -> n
 @checker
 def check_doubled_widths(counts: Sequence[int], widths: Sequence[int] = (32, 64, 128)) -> Verdict:
     """Check the parameters of each convolution of the notes' network with the given widths."""
-    convs = [m for m in notes_network(widths) if isinstance(m, nn.Conv2d)]
+    convs = [m for m in _notes_network(widths) if isinstance(m, nn.Conv2d)]
     expected = [count_parameters(m) for m in convs]
     try:
         answer = list(counts)

@@ -101,8 +101,8 @@ def check_layers_for_field(layers_for_field: Callable[[int], int]) -> Verdict:
             continue
         seen = receptive_field([conv(3)] * value) if value > 0 else 1
         if value == expected + 1:
-            raise Mistake(f"{call} is one layer too many: {value - 1} layers already see "
-                          f"{receptive_field([conv(3)] * (value - 1))}×{receptive_field([conv(3)] * (value - 1))}, "
+            fewer = receptive_field([conv(3)] * expected)
+            raise Mistake(f"{call} is one layer too many: {expected} layers already see {fewer}×{fewer}, "
                           f"since each 3×3 layer adds 2 pixels to a field that starts at 1.")
         if seen < target:
             raise Mistake(f"{call} is too few: {value} layers of 3×3 see only {seen}×{seen}.")
