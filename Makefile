@@ -1,6 +1,7 @@
 # Two commands for a newcomer:
 #   make lab    set up (once) and open the course in JupyterLab
 #   make test   set up (once) and run the whole test suite (lint, unit tests, every notebook)
+#   make student  write the learners' notebooks (build/student/) and the instructors' (build/instructor/)
 # The set-up step is shared and idempotent: it re-installs only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.course-installed
 KERNEL := cnn-course
 PORT   ?= 8888
 
-.PHONY: setup lab test lint clean chrome slides notebooks
+.PHONY: setup lab test lint clean chrome slides notebooks student
 
 setup: $(STAMP)
 
@@ -34,6 +35,11 @@ lint: setup
 
 test: lint
 	COURSE_FAST=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# One source, two builds: the committed notebooks hold the reference solutions (cells tagged
+# "solution"); build/student/ gets stubs in their place and no outputs, build/instructor/ everything.
+student: setup
+	$(BIN)/python -m tools.build_notebooks --out build
 
 # The notes' training loop against the course's, side by side, on this machine (minutes on a
 # laptop CPU); results in benchmarks/RESULTS.md. More options: make bench BENCH_ARGS=--help

@@ -49,6 +49,16 @@ loads nothing heavy.
   ``pipeline.cli``                    the command line's arguments and help (``cnn-course``)
   ``pipeline.commands``               train (one process or many), evaluate a checkpoint, predict images
 
+``exercises/`` — checkers for the exercises at the end of each notebook
+  ``exercises.verdict``               what every checker shares: NotDone, Verdict, the @checker decorator
+  ``exercises.start``                 00's checkers
+  ``exercises.convolution``           01's checkers: output sizes, a convolution's parameters
+  ``exercises.pooling``               02's checkers
+  ``exercises.counting``              03's checkers: parameters of layers and networks
+  ``exercises.receptive_fields``      04's checkers
+  ``exercises.architectures``         05's checkers
+  ``exercises.transfer``              06's checkers
+
 ``storage/`` — files that survive crashes
   ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely
   ``storage.folders``                 folders that appear whole or not at all

@@ -1,6 +1,9 @@
-"""Maintenance tools for the course's notebooks (not imported by the notebooks themselves).
+"""Maintenance tools for the course's notebooks (run with ``python -m tools.NAME``; not imported by the notebooks).
 
 - :mod:`tools.launch_links`: Colab and Binder badges and the Colab install cell.
 - :mod:`tools.slides`: slide metadata for RISE and ``jupyter nbconvert --to slides``.
 - :mod:`tools.notebook_chrome`: applies both to every notebook and the README (``make chrome``).
+- :mod:`tools.clean_notebook`: finished progress bars, no timestamps (after a full run).
+- :mod:`tools.execute_notebooks`: the committed full run (``make notebooks``).
+- :mod:`tools.build_notebooks`: the learners' and instructors' copies (``make student``).
 """

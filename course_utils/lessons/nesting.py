@@ -19,6 +19,8 @@ How an extra block becomes the identity differs, and that is the point of residu
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 
@@ -30,7 +32,7 @@ __all__ = ["blocks_per_stage", "embed_shallower"]
 def blocks_per_stage(net: nn.Module) -> list[int]:
     """How many blocks each of ``stage1``, ``stage2``, ``stage3`` holds (``[n, n, n]``)."""
     try:
-        return [len(net.get_submodule(f"stage{i}")) for i in (1, 2, 3)]
+        return [len(cast(nn.Sequential, net.get_submodule(f"stage{i}"))) for i in (1, 2, 3)]
     except AttributeError as error:
         raise ValueError(
             "Expected a network from plain_net(...) or residual_net(...), with sub-modules "
@@ -47,7 +49,7 @@ def _kind(net: nn.Module) -> type[nn.Module]:
 
 
 @torch.no_grad()
-def _make_identity(block: nn.Module) -> None:
+def _make_identity(block: Any) -> None:
     """Turn an extra block (same channels in and out, stride 1) into the identity on x >= 0."""
     if isinstance(block, ResidualBlock):
         last = block.bn2 if isinstance(block.bn2, nn.BatchNorm2d) else block.conv2
@@ -62,8 +64,10 @@ def _make_identity(block: nn.Module) -> None:
         if conv.bias is not None:
             conv.bias.zero_()
         if isinstance(bn, nn.BatchNorm2d):  # evaluation mode: (x - mean) / std · γ + β = x
-            bn.weight.copy_(torch.sqrt(bn.running_var + bn.eps))
-            bn.bias.copy_(bn.running_mean)
+            mean, var = bn.running_mean, bn.running_var
+            assert mean is not None and var is not None  # the blocks' BatchNorm tracks statistics
+            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            bn.bias.copy_(mean)
 
 
 @torch.no_grad()
@@ -92,6 +96,6 @@ def embed_shallower(shallow: nn.Module, deep: nn.Module) -> nn.Module:
         deep_state[key] = value.clone()
     deep.load_state_dict(deep_state)
     for stage, n in zip((1, 2, 3), n_shallow, strict=True):
-        for block in list(deep.get_submodule(f"stage{stage}"))[n:]:
+        for block in list(cast(nn.Sequential, deep.get_submodule(f"stage{stage}")))[n:]:
             _make_identity(block)
     return deep

@@ -1,0 +1,95 @@
+"""Checkers for notebook 03 (parameter counting): a convolution's parameters, and the notes'
+network with doubled widths. The expected counts come from PyTorch layers built on the ``meta``
+device (shapes only, no memory), counted with the course's ``count_parameters``."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from numbers import Integral
+
+import torch
+from torch import nn
+
+from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.lessons.summary import count_parameters
+
+__all__ = ["check_conv_parameters", "check_doubled_widths"]
+
+_SLIPS: list[tuple[Callable[[int, int, int, bool], int], str]] = [
+    (lambda i, o, k, b: k * k * i * o,
+     "you forgot the biases: each kernel has one, so a layer has C_out more parameters."),
+    (lambda i, o, k, b: k * k * i * o + o,
+     "with bias=False the layer has no biases: count them only when bias is True."),
+    (lambda i, o, k, b: k * k * o + o * b,
+     "a kernel is as deep as its input, so each one has k·k·C_in weights: multiply by C_in."),
+    (lambda i, o, k, b: k * i * o + o * b,
+     "a kernel is k×k, so it has k·k weights per input channel, not k."),
+    (lambda i, o, k, b: k * k * i * o + i * b,
+     "there is one bias per kernel, that is per output channel: C_out biases, not C_in."),
+]
+
+
+@checker
+def check_conv_parameters(conv_parameters: Callable[..., int]) -> Verdict:
+    """Check ``conv_parameters(c_in, c_out, k, bias=True)`` against ``nn.Conv2d``'s count."""
+    settings = list(itertools.product((1, 3, 16), (1, 10, 64), (1, 3, 5), (True, False)))
+    answers = {}
+    for c_in, c_out, k, bias in settings:
+        call = f"conv_parameters({c_in}, {c_out}, {k}, bias={bias})"
+        value = attempt(conv_parameters, c_in, c_out, k, bias=bias, call=call)
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise Mistake(f"{call} returned {value!r}; a number of parameters is a whole number (int).")
+        answers[c_in, c_out, k, bias] = value
+    expected = {
+        (i, o, k, b): count_parameters(nn.Conv2d(i, o, k, bias=b, device="meta"))
+        for i, o, k, b in settings
+    }
+    if answers == expected:
+        return right(f"your count equals nn.Conv2d's in all {len(settings)} settings tried.")
+    for formula, sentence in _SLIPS:
+        if all(answers[s] == formula(*s) for s in settings):
+            raise Mistake(sentence)
+    first = next(s for s in settings if answers[s] != expected[s])
+    raise Mistake(f"conv_parameters{first[:3]} with bias={first[3]} gives {answers[first]}, "
+                  f"nn.Conv2d has {expected[first]}.")
+
+
+def _notes_network(widths: Sequence[int], size: int = 32, classes: int = 10) -> nn.Sequential:
+    """The notes' CONV-RELU-CONV-RELU-POOL ×3 + FC network (3×3 convolutions, padding 1) on meta."""
+    layers: list[nn.Module] = []
+    channels = 3
+    with torch.device("meta"):
+        for width in widths:
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU()]
+            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            channels = width
+        side = size // 2 ** len(widths)
+        layers += [nn.Flatten(), nn.Linear(channels * side * side, classes)]
+    return nn.Sequential(*layers)
+
+
+@checker
+def check_doubled_widths(counts: Sequence[int], widths: Sequence[int] = (32, 64, 128)) -> Verdict:
+    """Check the parameters of each convolution of the notes' network with the given widths."""
+    convs = [m for m in _notes_network(widths) if isinstance(m, nn.Conv2d)]
+    expected = [count_parameters(m) for m in convs]
+    try:
+        answer = list(counts)
+    except TypeError:
+        raise Mistake(f"give a list of {len(convs)} numbers, one per convolution.") from None
+    if len(answer) != len(convs):
+        raise Mistake(f"the network has {len(convs)} convolutions (two per group), your list has "
+                      f"{len(answer)} numbers.")
+    if answer == expected:
+        grew = max(range(len(convs)), key=lambda i: expected[i])
+        return right(f"all {len(convs)} counts match; convolution {grew + 1} "
+                     f"({convs[grew].in_channels} → {convs[grew].out_channels} channels) is the largest.")
+    if all(a == e - m.out_channels for a, e, m in zip(answer, expected, convs, strict=True)):
+        raise Mistake("each count is C_out too small: you forgot the biases, one per kernel.")
+    index = next(i for i, (a, e) in enumerate(zip(answer, expected, strict=True)) if a != e)
+    conv = convs[index]
+    raise Mistake(
+        f"convolution {index + 1} is wrong: it reads {conv.in_channels} channels and writes "
+        f"{conv.out_channels}, with 3×3 kernels and one bias per kernel."
+    )

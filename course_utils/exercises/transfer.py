@@ -1,0 +1,80 @@
+"""Checkers for notebook 06 (transfer learning): the notes' classification head, and freezing a
+backbone with the notes' ``set_parameter_requires_grad``. Checked on small models built here, so
+that a check takes milliseconds and needs no download."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.lessons.summary import count_parameters
+
+__all__ = ["check_freeze", "check_notes_head"]
+
+
+@checker
+def check_notes_head(make_head: Callable[[int, int], nn.Module]) -> Verdict:
+    """Check ``make_head(num_features, num_classes)``: the notes' ``Linear + LogSoftmax(dim=1)``."""
+    features, classes = 32, 5
+    head = attempt(make_head, features, classes, call=f"make_head({features}, {classes})")
+    if not isinstance(head, nn.Module):
+        raise Mistake(f"make_head must return an nn.Module (e.g. an nn.Sequential), not {type(head).__name__}.")
+    x = torch.randn(4, features, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = attempt(head.eval(), x, call=f"the head on a batch of 4 feature vectors of {features}")
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (4, classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise Mistake(f"4 feature vectors should give scores of shape (4, {classes}), not {shape}.")
+    expected = count_parameters(nn.Linear(features, classes, device="meta"))
+    if count_parameters(head) == expected - classes:
+        raise Mistake("your head has no bias: the notes' Linear layer keeps its bias, one per class.")
+    if count_parameters(head) != expected:
+        raise Mistake(f"your head has {count_parameters(head)} parameters; one Linear layer from "
+                      f"{features} features to {classes} classes has {expected}.")
+    rows = out.exp().sum(dim=1)
+    if torch.allclose(rows, torch.ones(4), atol=1e-4):
+        return right("scores of shape (4, 5) whose exponentials sum to 1 in each row: "
+                     "log-probabilities, as NLLLoss expects.")
+    if torch.allclose(out.sum(dim=1), torch.ones(4), atol=1e-4) and (out >= 0).all():
+        raise Mistake("your head outputs probabilities (each row sums to 1); NLLLoss wants their "
+                      "logarithm, so use LogSoftmax instead of Softmax.")
+    if torch.allclose(out.exp().sum(dim=0), torch.ones(classes), atol=1e-4):
+        raise Mistake("you normalise over the batch (dim=0): each image's scores must be normalised "
+                      "over the classes, LogSoftmax(dim=1).")
+    raise Mistake("your head outputs raw scores: end it with LogSoftmax(dim=1) so that NLLLoss gets "
+                  "log-probabilities.")
+
+
+def _small_backbone() -> nn.Module:
+    model = nn.Sequential()
+    model.add_module("features", nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),
+                                               nn.AdaptiveAvgPool2d(1), nn.Flatten()))
+    model.add_module("fc", nn.Linear(8, 4))
+    return model
+
+
+@checker
+def check_freeze(set_parameter_requires_grad: Callable[[nn.Module, bool], object]) -> Verdict:
+    """Check ``set_parameter_requires_grad(model, feature_extract)``: freeze everything when
+    ``feature_extract`` is True, change nothing when it is False."""
+    frozen = _small_backbone()
+    attempt(set_parameter_requires_grad, frozen, True, call="set_parameter_requires_grad(model, True)")
+    still = [name for name, p in frozen.named_parameters() if p.requires_grad]
+    if still:
+        total = len(list(frozen.parameters()))
+        if getattr(frozen, "requires_grad", None) is False:
+            raise Mistake("model.requires_grad = False only sets an attribute on the module: set "
+                          "requires_grad on each parameter, or call model.requires_grad_(False).")
+        raise Mistake(f"with feature_extract=True, {len(still)} of {total} parameter tensors still "
+                      f"train ({still[0]}...): set requires_grad = False on every parameter.")
+    kept = _small_backbone()
+    attempt(set_parameter_requires_grad, kept, False, call="set_parameter_requires_grad(model, False)")
+    if not all(p.requires_grad for p in kept.parameters()):
+        raise Mistake("with feature_extract=False nothing may be frozen: then every layer is fine-tuned.")
+    frozen.fc = nn.Linear(8, 4)  # the notes replace the head after freezing: the new one trains
+    trainable = count_parameters(frozen, trainable_only=True)
+    return right(f"after freezing and a new head, only the head's {trainable} parameters train; "
+                 f"with feature_extract=False all do.")

@@ -1,0 +1,300 @@
+"""Every checker: the notebooks' reference solutions pass, each typical wrong answer gets its
+one-sentence message, and an unanswered exercise reports "not done yet" without raising."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.exercises import NotDone, Verdict
+from course_utils.exercises.architectures import check_residual_block, check_strided_first_cnn
+from course_utils.exercises.convolution import (
+    check_blur_kernel,
+    check_exact_strides,
+    check_output_size,
+)
+from course_utils.exercises.counting import check_conv_parameters, check_doubled_widths
+from course_utils.exercises.pooling import (
+    check_avg_pool_2x2,
+    check_max_pool_gradient,
+    check_overlap_shape,
+)
+from course_utils.exercises.receptive_fields import check_field_of, check_layers_for_field
+from course_utils.exercises.start import check_offline_wait, check_output_at
+from course_utils.exercises.transfer import check_freeze, check_notes_head
+from course_utils.lessons.architectures import FirstCNN
+from course_utils.lessons.receptive_field import receptive_field
+
+CHECKERS = [
+    check_output_at, check_offline_wait, check_output_size, check_exact_strides, check_blur_kernel,
+    check_overlap_shape, check_avg_pool_2x2, check_max_pool_gradient, check_conv_parameters,
+    check_doubled_widths, check_field_of, check_layers_for_field, check_residual_block,
+    check_strided_first_cnn, check_notes_head, check_freeze,
+]
+
+
+def _stub(*args, **kwargs):
+    raise NotDone()
+
+
+# Checkers of a value (a number, a list, a tensor): the student build's stub is `name = ...`.
+VALUE_CHECKERS = {check_offline_wait, check_exact_strides, check_blur_kernel, check_overlap_shape,
+                  check_max_pool_gradient, check_doubled_widths, check_strided_first_cnn}
+
+
+UNANSWERED = [(check, ...) for check in CHECKERS] + [
+    (check, _stub) for check in CHECKERS if check not in VALUE_CHECKERS
+]
+
+
+@pytest.mark.parametrize("check, answer", UNANSWERED,
+                         ids=[f"{c.__name__}-{'stub' if a is _stub else 'ellipsis'}" for c, a in UNANSWERED])
+def test_an_unanswered_exercise_is_not_done_yet(check, answer, capsys):
+    verdict = check(answer)
+    assert verdict.status == "not done" and not verdict
+    assert capsys.readouterr().out.startswith("… not done yet")
+
+
+# --- wrong answers: (checker, answer, a piece of the expected sentence) -----------------------
+
+
+def _at(image, kernel, row, col, size=3):
+    return (image[0, :, row : row + size, col : col + size] * kernel[0]).sum()
+
+
+def _size(formula):
+    return lambda size, kernel_size, stride=1, padding=0, dilation=1: formula(
+        size, dilation * (kernel_size - 1) + 1, stride, padding, kernel_size)
+
+
+class NoShortcut(nn.Module):
+    def __init__(self, c_in, c_out, stride=1):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                               nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        return torch.relu(self.f(x))
+
+
+class IgnoresF(NoShortcut):
+    def forward(self, x):
+        return torch.relu(x) if self.f[0].stride == (1, 1) else torch.relu(self.f(x))
+
+
+class NoFinalReLU(NoShortcut):
+    def __init__(self, c_in, c_out, stride=1):
+        super().__init__(c_in, c_out, stride)
+        self.shortcut = nn.Identity() if (c_in, stride) == (c_out, 1) else nn.Conv2d(c_in, c_out, 1, stride)
+
+    def forward(self, x):
+        return self.f(x) + self.shortcut(x)
+
+
+class NoProjection(NoShortcut):
+    def forward(self, x):
+        return torch.relu(self.f(x) + x)
+
+
+class AlwaysProjected(NoShortcut):
+    def __init__(self, c_in, c_out, stride=1):
+        super().__init__(c_in, c_out, stride)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1, stride)
+
+    def forward(self, x):
+        return torch.relu(self.f(x) + self.shortcut(x))
+
+
+def _first_cnn(**replace):
+    model = FirstCNN()
+    for name, layer in replace.items():
+        getattr(model, name)[2] = layer
+    return model
+
+
+def _freeze_first_only(model, feature_extract):
+    if feature_extract:
+        next(model.parameters()).requires_grad = False
+
+
+def _freeze_always(model, feature_extract):
+    model.requires_grad_(False)
+
+
+def _attribute_only(model, feature_extract):
+    if feature_extract:
+        model.requires_grad = False
+
+
+def _field_without_jump(layers):
+    return 1 + sum(layer.effective_kernel_size - 1 for layer in layers)
+
+
+def _field_stride_first(layers):
+    r, j = 1, 1
+    for layer in layers:
+        j *= layer.stride
+        r += (layer.effective_kernel_size - 1) * j
+    return r
+
+
+def _field_without_pooling(layers):
+    r, j = 1, 1
+    for layer in layers:
+        if layer.kind == "conv":
+            r += (layer.effective_kernel_size - 1) * j
+            j *= layer.stride
+    return r
+
+
+def _field_without_dilation(layers):
+    r, j = 1, 1
+    for layer in layers:
+        r += (layer.kernel_size - 1) * j
+        j *= layer.stride
+    return r
+
+
+negative = torch.ones(5, 5) / 20
+negative[0, 0] = -0.25
+shift = torch.zeros(5, 5)
+shift[0, 0] = 1.0
+
+WRONG = [
+    # 00: one output by hand; the online check's timeout
+    (check_output_at, lambda im, k, r, c: (im[0, :, r : r + 3, c : c + 3] * k[0]).sum(dim=(1, 2)), "not one number"),
+    (check_output_at, lambda im, k, r, c: _at(im, k, c, r, k.shape[-1]), "rows come first"),
+    (check_output_at, lambda im, k, r, c: _at(im, k, r, c), "instead of assuming 3×3"),
+    (check_output_at, lambda im, k, r, c: _at(im, k, r, c, k.shape[-1]) + 1, "but F.conv2d gives"),
+    (check_output_at, lambda im, k, r, c: None, "returned None"),
+    (check_output_at, lambda im, k: 0, "raised TypeError"),
+    (check_offline_wait, 60.0, "DOWNLOAD_STALL_SECONDS"),
+    (check_offline_wait, 5, "is not it"),
+    (check_offline_wait, "2", "give a number"),
+    # 01: the output-size formula, exact strides, a blur kernel
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s), "the formula ends with + 1"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s + 2), "only one + 1"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + p) // s + 1), "2P, not P"),
+    (check_output_size, _size(lambda h, fh, s, p, k: -(-(h - fh + 2 * p) // s) + 1), "you round up"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) / s + 1), "use // (integer division)"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - k + 2 * p) // s + 1), "you ignore dilation"),
+    (check_output_size, _size(lambda h, fh, s, p, k: h - fh + 2 * p + 1), "you ignore the stride"),
+    (check_output_size, _size(lambda h, fh, s, p, k: float((h - fh + 2 * p) // s + 1)), "are floats"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s + 1 + (h == 9)), "but PyTorch gives"),
+    (check_exact_strides, [1, 2], "with stride 2"),
+    (check_exact_strides, [], "stride 1 is missing"),
+    (check_exact_strides, [1, 5], "strides 1 to 4"),
+    (check_exact_strides, 1, "give the strides as a list"),
+    (check_blur_kernel, torch.ones(5, 5), "sums to 25"),
+    (check_blur_kernel, torch.ones(3, 3) / 9, "shape (3, 3)"),
+    (check_blur_kernel, negative, "no weight may be negative"),
+    (check_blur_kernel, shift, "does not blur"),
+    (check_blur_kernel, [[1.0]], "make the kernel a tensor"),
+    # 02: an overlapping pool's shape, average pooling without loops, max pooling's gradient
+    (check_overlap_shape, (6, 14, 14), "it does not round up"),
+    (check_overlap_shape, (13, 13), "give all three numbers"),
+    (check_overlap_shape, (13, 13, 6), "channels first"),
+    (check_overlap_shape, (1, 6, 13, 13), "batch dimension"),
+    (check_overlap_shape, (6, 13.5, 13.5), "PyTorch floors it"),
+    (check_overlap_shape, (3, 13, 13), "the 6 maps stay 6"),
+    (check_overlap_shape, (6, 12, 12), "use the formula"),
+    (check_avg_pool_2x2, lambda x: F.max_pool2d(x, 2), "max pooling's values"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x, 2, ceil_mode=True), "an odd side is floored"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x.mean(dim=1, keepdim=True), 2), "N and C stay"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x.transpose(-1, -2), 2).transpose(-1, -2) * 0.5, "order of your reshape"),
+    (check_avg_pool_2x2, lambda x: x.reshape(x.shape[0], x.shape[1], x.shape[2] // 2, 2, -1, 2).mean(dim=(3, 5)), "raised RuntimeError"),
+    (check_max_pool_gradient, 16, "that is every input"),
+    (check_max_pool_gradient, 1, "not what autograd gives"),
+    (check_max_pool_gradient, 4.0, "whole number"),
+    # 03: a convolution's parameters; the notes' network twice as wide
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o, "you forgot the biases"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + o, "with bias=False"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * o + o * bias, "multiply by C_in"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * i * o + o * bias, "not k."),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + i * bias, "C_out biases, not C_in"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + o * bias + 1, "nn.Conv2d has"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o / 1, "a whole number"),
+    (check_doubled_widths, [864, 9216, 18432, 36864, 73728, 147456], "you forgot the biases"),
+    (check_doubled_widths, [896, 9248], "has 2 numbers"),
+    (check_doubled_widths, [896, 9248, 18496, 36928, 73856, 147584 + 1], "convolution 6 is wrong"),
+    # 04: the receptive-field recurrence; how many 3×3 layers for a field
+    (check_field_of, _field_without_jump, "multiply (k − 1) by the jump"),
+    (check_field_of, _field_stride_first, "update r before j"),
+    (check_field_of, _field_without_pooling, "a pooling window"),
+    (check_field_of, _field_without_dilation, "a dilated kernel spans"),
+    (check_field_of, lambda layers: receptive_field(layers) + 1, "apply r ← r + (k − 1)·j"),
+    (check_layers_for_field, lambda t: (t - 1) // 2 + 1, "one layer too many"),
+    (check_layers_for_field, lambda t: (t - 1) // 2, "is too few"),
+    (check_layers_for_field, lambda t: (t - 1) / 2, "a whole number"),
+    (check_layers_for_field, lambda t: t, "is too many"),
+    # 05: a residual block; pooling replaced by strided convolutions
+    (check_residual_block, NoShortcut, "add the input back"),
+    (check_residual_block, IgnoresF, "F(x) is not added"),
+    (check_residual_block, NoFinalReLU, "ReLU after the addition"),
+    (check_residual_block, NoProjection, "give the shortcut a 1×1 convolution"),
+    (check_residual_block, AlwaysProjected, "the shortcut must be the identity, not a 1×1"),
+    (check_residual_block, lambda c_in, c_out, stride=1: nn.Conv2d(c_in, c_out, 3, stride, 1), "two 3×3 convolutions"),
+    (check_residual_block, lambda c_in, c_out, stride=1: "block", "must build an nn.Module"),
+    (check_strided_first_cnn, FirstCNN(), "still a MaxPool2d"),
+    (check_strided_first_cnn, _first_cnn(conv1=nn.Conv2d(16, 32, 2, 2), conv2=nn.Conv2d(32, 32, 2, 2)), "keeps the number of maps"),
+    (check_strided_first_cnn, _first_cnn(conv1=nn.Conv2d(16, 16, 3, 2), conv2=nn.Conv2d(32, 32, 3, 2)), "gives 13×13"),
+    (check_strided_first_cnn, _first_cnn(conv1=nn.Conv2d(16, 16, 2, 2), conv2=nn.Identity()), "found 1"),
+    (check_strided_first_cnn, FirstCNN, "give the network itself"),
+    # 06: the notes' head; freezing the backbone
+    (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, c), nn.Softmax(dim=1)), "use LogSoftmax instead of Softmax"),
+    (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, c), nn.LogSoftmax(dim=0)), "over the batch (dim=0)"),
+    (check_notes_head, lambda f, c: nn.Linear(f, c), "raw scores"),
+    (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, c, bias=False), nn.LogSoftmax(dim=1)), "has no bias"),
+    (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, f), nn.LogSoftmax(dim=1)), "should give scores of shape (4, 5)"),
+    (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, 8), nn.Linear(8, c), nn.LogSoftmax(dim=1)), "one Linear layer"),
+    (check_notes_head, lambda f, c: torch.log_softmax, "must return an nn.Module"),
+    (check_freeze, lambda model, feature_extract: None, "still train"),
+    (check_freeze, _freeze_first_only, "5 of 6 parameter tensors still train"),
+    (check_freeze, _attribute_only, "only sets an attribute"),
+    (check_freeze, _freeze_always, "nothing may be frozen"),
+]
+
+
+@pytest.mark.parametrize("check, answer, expected", WRONG,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
+def test_each_typical_wrong_answer_gets_its_sentence(check, answer, expected, capsys):
+    verdict = check(answer)
+    printed = capsys.readouterr().out
+    assert isinstance(verdict, Verdict) and verdict.status == "wrong" and not verdict
+    assert expected in verdict.message, verdict.message
+    assert printed == f"✗ {verdict.message}\n"
+    assert "\n" not in verdict.message and len(verdict.message) < 260
+
+
+def test_a_verdict_prints_once_and_reads_as_a_bool(capsys):
+    verdict = check_offline_wait(5)
+    assert not verdict and str(verdict).startswith("✗ ")
+    assert capsys.readouterr().out.count("\n") == 1
+    assert verdict._ipython_display_() is None  # a notebook shows the printed line only
+
+
+def test_a_check_leaves_the_notebooks_random_numbers_alone():
+    model = FirstCNN()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    check_residual_block(NoShortcut)
+    check_strided_first_cnn(model)
+    assert torch.equal(torch.rand(3), expected)
+
+
+
+def test_every_checker_of_the_package_is_tested_here():
+    import importlib
+    import pkgutil
+
+    import course_utils.exercises as package
+
+    found = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        found |= {getattr(module, name) for name in module.__all__ if name.startswith("check_")}
+    assert found == set(CHECKERS)
+    assert {check for check, _, _ in WRONG} == set(CHECKERS)  # each has at least one wrong answer
