@@ -430,6 +430,7 @@ def fit_head(
     checkpoint_extra: dict[str, Any] | None = None,
     seed: int | None = 0,
     progress: bool = True,
+    patience: int | None = None,
 ) -> History:
     """Stage 1 on cached features: train ``model``'s head with :func:`fit`; return its History.
 
@@ -437,9 +438,9 @@ def fit_head(
     backbone); ``criterion``, ``scheduler``, ``epochs`` and ``batch_size`` mean what they mean
     for ``fit`` on images. The head trains in place (the same parameters as inside the model),
     behind the same dropout the model applies before it, and ends with the best epoch's
-    weights. ``checkpoint=`` writes one stage-1 checkpoint for the *full* model in ``fit``'s
-    format (``state_dict``, ``optimizer``, ``history``, ``extra``…), so that
-    ``stage2_optimizer`` and ``load_checkpoint`` work on it unchanged.
+    weights (``patience``: stop when validation stops improving, as in :func:`fit`).
+    ``checkpoint=`` writes one stage-1 checkpoint for the *full* model in ``fit``'s format
+    (``state_dict``, ``optimizer``, ``history``, ``extra``…), so that ``stage2_optimizer`` and ``load_checkpoint`` work on it unchanged.
     """
     from course_utils.env import get_device
 
@@ -451,7 +452,7 @@ def fit_head(
     valid_batches = valid.loader(max(batch_size, 256), device=device)
     history = fit(trainer, train_batches, valid_batches, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
                   criterion=criterion, device=device, amp=False, channels_last=False, seed=seed,
-                  progress=progress)
+                  progress=progress, patience=patience)
     split.head.to(home)  # fit moved the head to the training device; the backbone stayed home
     if checkpoint is not None:
         state = model.state_dict()

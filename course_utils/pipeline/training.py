@@ -269,6 +269,7 @@ def fit(
     resume: bool = False,
     seed: int | None = 0,
     progress: bool = True,
+    patience: int | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs; return the :class:`History` with the best weights loaded.
 
@@ -294,6 +295,8 @@ def fit(
       each epoch, so a resumed run ends with exactly the history of an uninterrupted one
       (bit for bit on the CPU). None leaves the random generators alone.
     - ``progress``: nested progress bars (epochs, batches) and one line per epoch.
+    - ``patience``: early stopping. Stop once ``patience`` epochs in a row have not improved on
+      the best validation accuracy (``epochs`` is then a ceiling); None trains every epoch.
 
     Pressing stop (``KeyboardInterrupt``) ends training: the best weights so far are loaded,
     ``history.interrupted`` is True, and the checkpoint on disk is the last complete epoch.
@@ -380,6 +383,13 @@ def fit(
                     f"{train_metrics[1]:.3f} | val loss {val_metrics[0]:.4f} acc "
                     f"{val_metrics[1]:.3f} | lr {lr:.3g} | {seconds:.1f}s"
                 )
+            if patience is not None and epoch + 1 - history.best_epoch >= patience:
+                epoch_bar.total = epoch + 1  # a finished bar, not one frozen below 100 %
+                epoch_bar.refresh()
+                if progress:
+                    tqdm.write(f"no improvement for {patience} epoch(s): stopped after epoch {epoch + 1}, "
+                               f"best was epoch {history.best_epoch}")
+                break
     except KeyboardInterrupt:
         history.interrupted = True
         kept = f"best weights (epoch {history.best_epoch}, val acc {history.best_acc:.3f}) loaded" \
