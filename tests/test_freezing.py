@@ -65,6 +65,7 @@ def test_each_depth_trains_what_it_says_and_a_second_run_loads_the_results(flowe
     again = FreezeExperiment(flowers, image_size=48, head_epochs=3, patience=2, finetune_epochs=1,
                              results_dir=tmp_path, progress=False).run_one(2, seed=0)
     assert again == results  # loaded, not trained: identical to the last digit, times included
+    assert experiment.run_one(2, seed=0, depths=("all",)) == [everything]  # a saved depth is not trained again
     with pytest.raises(ValueError, match="Unknown depth"):
         experiment.run_one(2, seed=0, depths=("everything",))
     with pytest.raises(ValueError, match="random weights"):

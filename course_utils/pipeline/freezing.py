@@ -214,6 +214,7 @@ class FreezeExperiment:
         saved: dict[str, dict] = json.loads(path.read_text()) if path is not None and path.is_file() else {}
         if all(d in saved for d in depths):
             return [FreezeResult(**saved[d]) for d in depths]
+        missing = [d for d in depths if d not in saved]
 
         torch.manual_seed(seed)
         model = build_model(self.model_name, self._cache["classes"], pretrained=pretrained, feature_extract=True)
@@ -241,11 +242,11 @@ class FreezeExperiment:
         history = fit(head, *loaders(1), epochs=self.head_epochs, optimizer=optimizer, criterion=nll,
                       device=self.device, seed=seed, progress=False, patience=self.patience)
         trained_head = copy.deepcopy(model.state_dict())
-        if "head" in depths:
+        if "head" in missing:
             results.append(self._result(images_per_class, "head", seed, pretrained, history, model,
                                         time.perf_counter() - started))
         for depth in ("last stage", "all"):
-            if depth not in depths:
+            if depth not in missing:
                 continue
             started = time.perf_counter()
             model.load_state_dict(trained_head)
@@ -283,6 +284,7 @@ class FreezeExperiment:
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps(saved, indent=1))
             os.replace(temporary, path)  # whole or absent, never half written
+        results += [FreezeResult(**saved[d]) for d in depths if d not in missing]
         return [r for d in depths for r in results if r.depth == d]
 
     @staticmethod
