@@ -12,8 +12,8 @@ from course_utils.pipeline.freezing import (
     DEPTHS,
     FreezeExperiment,
     FreezeResult,
-    _Prefix,
-    _Suffix,
+    LitePrefix,
+    LiteSuffix,
     conclusion,
     last_stage,
     pick_per_class,
@@ -46,7 +46,7 @@ def test_prefix_and_suffix_compose_to_the_model():
     assert model.blocks[cut].depthwise_conv.stride == (2, 2) and modules[-1] is model.conv_head
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        assert torch.allclose(_Suffix(model, cut)(_Prefix(model, cut)(x)), model(x), atol=1e-5)
+        assert torch.allclose(LiteSuffix(model, cut)(LitePrefix(model, cut)(x)), model(x), atol=1e-5)
     with pytest.raises(ValueError, match="last stage"):
         last_stage(torch.nn.Linear(2, 2))
 

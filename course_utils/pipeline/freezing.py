@@ -44,7 +44,8 @@ from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.pipeline.models import build_model, head_parameters, preprocessing_for, unfreeze
 from course_utils.pipeline.training import fit
 
-__all__ = ["DEPTHS", "FreezeExperiment", "FreezeResult", "conclusion", "last_stage", "pick_per_class",
+__all__ = ["DEPTHS", "FreezeExperiment", "FreezeResult", "LitePrefix", "LiteSuffix", "conclusion", "last_stage",
+           "pick_per_class",
            "summary_table"]
 
 DEPTHS = ("head", "last stage", "all")
@@ -98,7 +99,7 @@ def last_stage(model: nn.Module) -> tuple[int, list[nn.Module]]:
                      "or a ResNet, or the depths 'head' and 'all'.")
 
 
-class _Prefix(nn.Module):
+class LitePrefix(nn.Module):
     """EfficientNet-Lite up to its last stage (frozen: computed once per image)."""
 
     def __init__(self, model: nn.Module, cut: int) -> None:
@@ -110,7 +111,7 @@ class _Prefix(nn.Module):
         return m.blocks[: self.cut](F.relu6(m.bn0(m.conv_stem(x))))
 
 
-class _Suffix(nn.Module):
+class LiteSuffix(nn.Module):
     """EfficientNet-Lite from its last stage on: last blocks, head convolution, pooling, classifier."""
 
     def __init__(self, model: nn.Module, cut: int) -> None:
@@ -182,9 +183,9 @@ class FreezeExperiment:
         for split, (images, targets) in self._images().items():
             acts, feats = [], []
             for start in tqdm(range(0, len(images), 64), desc=f"frozen backbone, {split}", disable=not self.progress):
-                a = _Prefix(model, cut)(images[start:start + 64].float())
+                a = LitePrefix(model, cut)(images[start:start + 64].float())
                 acts.append(a.half())
-                feats.append(_Suffix(model, cut).features(a))
+                feats.append(LiteSuffix(model, cut).features(a))
             out[split] = (torch.cat(acts), torch.cat(feats), targets)
         return out
 
@@ -257,7 +258,7 @@ class FreezeExperiment:
                 for module in model.modules():  # BatchNorm keeps its pretrained statistics, as in stage 2
                     if isinstance(module, nn.modules.batchnorm._BatchNorm):
                         module.requires_grad_(False)
-                net, (train, valid) = _Suffix(model, cut), loaders(0)
+                net, (train, valid) = LiteSuffix(model, cut), loaders(0)
             else:
                 unfreeze(model, batchnorm=not pretrained)
                 images = self._images()
