@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nbval.plugin as _nbval
+
+_REAL_FLOWERS = Path(__file__).resolve().parent.parent / "shared" / "data" / "flowers102-small"
+if "COURSE_FLOWERS_DIR" not in os.environ and _REAL_FLOWERS.is_dir():
+    # Real photographs next to the repository (the project's shared data): notebook 06 runs on
+    # them instead of the synthetic flowers, so the real path is tested on every change. Kernels
+    # started by nbval inherit the variable. Set COURSE_FLOWERS_DIR yourself to choose otherwise.
+    os.environ["COURSE_FLOWERS_DIR"] = str(_REAL_FLOWERS)
 
 _compare_streams = _nbval.transform_streams_for_comparison
 

@@ -41,6 +41,7 @@ loads nothing heavy.
   ``pipeline.backbone``               the frozen backbone for inference (head removed, BatchNorm folded)
   ``pipeline.features``               stage 1 on cached backbone features
   ``pipeline.transfer``               the two-stage recipe: one config, two stage functions
+  ``pipeline.freezing``               how much to freeze for how much data: the experiment runner (06)
   ``pipeline.evaluation``             accuracy, top-5, confusions, one photo's prediction
   ``pipeline.plots``                  plots of data batches, histories and predictions
   ``pipeline.confusion``              a readable confusion matrix: per-class accuracy, confused pairs (08)

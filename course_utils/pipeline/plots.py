@@ -18,13 +18,14 @@ from torch import nn
 
 from course_utils.data.transforms import TransformSettings, denormalize
 from course_utils.env import RunContext, current_context
+from course_utils.pipeline.evaluation import Predictions, right_and_wrong_pairs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from course_utils.pipeline.history import History
 
-__all__ = ["plot_history", "show_batch", "show_predictions"]
+__all__ = ["plot_history", "show_batch", "show_predictions", "show_right_and_wrong", "show_top5"]
 
 
 def plot_history(history: History, title: str | None = None) -> Figure:
@@ -101,3 +102,66 @@ def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def show_right_and_wrong(dataset, predictions: Predictions, class_names: Sequence[str], *,
+                         settings: TransformSettings | None = None, n: int = 4, seed: int = 0) -> Figure:
+    """Each wrong prediction (red) next to a right one (green) of the class it was mistaken for.
+
+    ``dataset`` is the one ``predictions`` were made on, in the same order (an unshuffled
+    loader); ``settings`` undoes the normalisation for display. Titles give the prediction and,
+    in brackets, the true name.
+    """
+    settings = settings or TransformSettings()
+    pairs = right_and_wrong_pairs(predictions, n, seed)
+    if not pairs:
+        raise ValueError("Fewer than two correctly predicted images and no usable mistake: nothing to "
+                         "show. Train the model first, or pass a larger data set.")
+    columns = 4
+    rows = (2 * len(pairs) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 3.0 * rows), squeeze=False)
+    shown = [i for pair in pairs for i in pair]
+    for ax, i in zip(axes.flat, shown, strict=False):
+        image = denormalize(dataset[i][0].unsqueeze(0), settings.mean, settings.std)[0]
+        p, t = int(predictions.predicted[i]), int(predictions.targets[i])
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_title(f"{_wrapped(class_names[p])}\n({_wrapped(class_names[t])})",
+                     color="green" if p == t else "red", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def show_top5(dataset, predictions: Predictions, class_names: Sequence[str], indices: Sequence[int], *,
+              settings: TransformSettings | None = None) -> Figure:
+    """For each image of ``indices``: the photo, and a bar chart of its five most probable classes.
+
+    The true class's bar is green (absent when the true class is not among the five), the others
+    grey. ``predictions`` must come from ``predict(..., k=5)`` on ``dataset`` in order.
+    """
+    settings = settings or TransformSettings()
+    fig, axes = plt.subplots(len(indices), 2, figsize=(7.5, 1.9 * len(indices)), squeeze=False,
+                             gridspec_kw={"width_ratios": (1, 2.4)})
+    for (photo_ax, bar_ax), i in zip(axes, indices, strict=True):
+        image = denormalize(dataset[i][0].unsqueeze(0), settings.mean, settings.std)[0]
+        photo_ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+        photo_ax.axis("off")
+        true = int(predictions.targets[i])
+        photo_ax.set_title(_wrapped(class_names[true], 22), fontsize=8)
+        top = predictions.topk[i].tolist()[::-1]
+        probabilities = predictions.probabilities[i].tolist()[::-1]
+        bar_ax.barh(range(len(top)), probabilities, color=["green" if c == true else "0.6" for c in top])
+        bar_ax.set_yticks(range(len(top)), [class_names[c] for c in top], fontsize=8)
+        bar_ax.set_xlim(0, 1)
+        bar_ax.tick_params(axis="x", labelsize=7)
+    axes[-1, 1].set_xlabel("probability (top 5; green: the true class)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _wrapped(text: str, width: int = 18) -> str:
+    """A class name broken over lines of at most ``width`` characters, for a small title."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
