@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # notebook -> (what a reusing cell prints, what the cells that train print)
 REUSE = {
     "05-classic-architectures": ("reused", ("trained now", "trained in ")),
+    "06-flowers-transfer-learning": ("Resuming from", ("epoch 1/",)),
 }
 
 
