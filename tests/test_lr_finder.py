@@ -40,7 +40,7 @@ def test_range_test_finds_the_scale_of_a_quadratic(scale):
     result, best = _quadratic_test(scale)
     # SGD on a quadratic diverges above 2/curvature: the lowest loss is just below it
     assert best < result.lr_at_min <= 2.5 * best
-    assert best / 10 < result.suggestion < best / 2
+    assert best / 3 < result.suggestion < best
     # the loss falls fastest (per factor of rate) where rate × curvature × steps per e-fold ≈ 1
     assert best / 100 < result.steepest < best / 3
     assert result.diverged
