@@ -42,6 +42,10 @@ loads nothing heavy.
   ``pipeline.features``               stage 1 on cached backbone features
   ``pipeline.transfer``               the two-stage recipe: one config, two stage functions
   ``pipeline.freezing``               how much to freeze for how much data: the experiment runner (06)
+  ``pipeline.schedules``              optimizers and learning-rate schedules by name (07)
+  ``pipeline.lr_finder``              the learning-rate range test (07)
+  ``pipeline.calibration``            expected calibration error, reliability diagram, temperature scaling (07)
+  ``pipeline.experiments``            several seeds per setting: mean, spread, and "within the noise?" (07)
   ``pipeline.evaluation``             accuracy, top-5, confusions, one photo's prediction
   ``pipeline.plots``                  plots of data batches, histories and predictions
   ``pipeline.confusion``              a readable confusion matrix: per-class accuracy, confused pairs (08)

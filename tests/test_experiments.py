@@ -1,0 +1,54 @@
+"""The multi-seed runner and the noise comparison."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils.pipeline.experiments import SeedRuns, compare, run_seeds
+
+
+def _noisy_run(seed: int) -> dict:
+    # uses the global generator, which run_seeds seeds
+    return {"value": float(torch.rand(1)), "double": 2 * seed}
+
+
+def test_runner_is_deterministic_per_seed():
+    first = run_seeds(_noisy_run, seeds=(3, 1, 2), progress=False)
+    torch.rand(100)  # disturb the global generator in between
+    second = run_seeds(_noisy_run, seeds=(3, 1, 2), progress=False)
+    assert first.values() == second.values()
+    assert len(set(first.values())) == 3  # different seeds, different draws
+    assert first.values("double") == [6.0, 2.0, 4.0]
+    alone = run_seeds(_noisy_run, seeds=(1,), progress=False)
+    assert alone.values() == [first.values()[1]]  # independent of what ran before
+
+
+def test_mean_and_spread():
+    runs = run_seeds(lambda seed: float(seed), seeds=(1, 2, 3, 4), progress=False)
+    assert runs.mean() == pytest.approx(2.5)
+    assert runs.std() == pytest.approx(torch.tensor([1.0, 2, 3, 4]).std().item())
+    assert runs.describe(digits=2) == "2.50 ± 1.29 (4 seeds)"
+
+
+def _runs(values):
+    return SeedRuns(seeds=tuple(range(len(values))), results=tuple({"value": v} for v in values))
+
+
+def test_compare_separates_signal_from_noise():
+    clear = compare(_runs([0.90, 0.91, 0.92]), _runs([0.80, 0.81, 0.79]))
+    assert clear.differs and clear.difference == pytest.approx(0.11)
+    noisy = compare(_runs([0.90, 0.80, 0.85]), _runs([0.86, 0.82, 0.84]))
+    assert not noisy.differs
+    assert "within the noise" in str(noisy)
+    floor = compare(_runs([0.5, 0.5, 0.5]), _runs([0.501, 0.501, 0.501]), min_noise=0.01)
+    assert not floor.differs and floor.half_width == 0.01
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="at least one seed"):
+        run_seeds(lambda s: 0.0, seeds=())
+    with pytest.raises(TypeError, match="number or a mapping"):
+        run_seeds(lambda s: "x", seeds=(0,), progress=False)
+    with pytest.raises(ValueError, match="two seeds"):
+        compare(_runs([1.0]), _runs([1.0, 2.0]))
