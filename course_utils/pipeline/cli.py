@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="(default: %(default)s)")
     recipe.add_argument("--stage2-epochs", type=_positive, default=defaults.stage2_epochs, metavar="N",
                         help="(default: %(default)s)")
+    recipe.add_argument("--stage1-patience", type=_positive, default=defaults.stage1_patience, metavar="N",
+                        help="stop stage 1 after N epochs without a better validation accuracy "
+                             "(default: %(default)s, every epoch)")
     recipe.add_argument("--stage1-lr", type=float, default=defaults.stage1_lr, metavar="LR",
                         help="Adam's rate for the head (default: %(default)s)")
     recipe.add_argument("--stage2-lr", type=float, default=defaults.stage2_lr, metavar="LR",
@@ -159,6 +162,7 @@ def _train(args: argparse.Namespace, context: RunContext) -> None:
         stage1_augment=args.stage1_augment, stage1_features=not args.stage1_on_images,
         batch_size=args.batch_size, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
         stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, step_size=args.step_size, gamma=args.gamma,
+        stage1_patience=args.stage1_patience,
         seed=args.seed, max_per_class=args.max_per_class, progress=True)
     out = args.out or context.data_dir / "runs" / "transfer"
     train(args.folder, config, out, context=context, data=args.data, synthetic_size=args.synthetic_size,

@@ -38,10 +38,10 @@ from course_utils.pipeline.distributed import (
     sharded_loaders,
     weights_digest,
 )
-from course_utils.pipeline.evaluation import Predictions, predict_image
+from course_utils.pipeline.evaluation import Predictions, predict, predict_image
 from course_utils.pipeline.history import History
 from course_utils.pipeline.models import build_model
-from course_utils.pipeline.training import evaluate, uses_channels_last
+from course_utils.pipeline.training import evaluate
 from course_utils.pipeline.transfer import (
     TransferConfig,
     checkpoint_extra,
@@ -239,26 +239,6 @@ def per_class_report(predictions: Predictions, class_names: Sequence[str]) -> li
     return rows
 
 
-@torch.inference_mode()
-def _predict(model: nn.Module, loader: DataLoader, context: RunContext, k: int) -> Predictions:
-    """Top-k of every image, computed as ``fit`` validates (memory layout, precision of the context)."""
-    channels_last = uses_channels_last(model, context)
-    model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
-    targets, tops, probs = [], [], []
-    for images, labels in loader:
-        images = images.to(context.device, non_blocking=True,
-                           memory_format=torch.channels_last if channels_last else torch.preserve_format)
-        with context.autocast():
-            log_probs = torch.log_softmax(model(images).float(), dim=1)
-        best = log_probs.topk(min(k, log_probs.shape[1]), dim=1)
-        tops.append(best.indices.cpu())
-        probs.append(best.values.exp().cpu())
-        targets.append(labels)
-    if not targets:
-        raise ValueError("The split holds no images.")
-    return Predictions(torch.cat(targets), torch.cat(tops), torch.cat(probs))
-
-
 def evaluate_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, *, split: str = "valid",
                         batch_size: int = 64, context: RunContext) -> EvaluationReport:
     """Accuracy, top-5 and a per-class report of a checkpoint on ``split`` of ``folder``.
@@ -277,7 +257,7 @@ def evaluate_checkpoint(checkpoint: str | Path, folder: str | Path | None = None
     check_compatible({"extra": extra}, class_names=data.class_names)
     data.transform = eval_transform(settings)
     loader: DataLoader[Any] = DataLoader(data, batch_size=batch_size, shuffle=False, **context.loader_kwargs())
-    predictions = _predict(model, loader, context, k=5)
+    predictions = predict(model, loader, context=context, k=5)
     names = list(extra["class_names"])
     return EvaluationReport(split, predictions, names, predictions.accuracy(),
                             predictions.topk_accuracy(min(5, predictions.topk.shape[1])),

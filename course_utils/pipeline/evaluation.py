@@ -51,12 +51,21 @@ class Predictions:
 @torch.inference_mode()
 def predict(model: nn.Module, loader: Iterable, *, context: RunContext | None = None,
             k: int = 5) -> Predictions:
-    """Run ``model`` (in evaluation mode) over ``loader``; keep the ``k`` best classes per image."""
-    device = (context or current_context()).device
-    model.eval().to(device)
+    """Run ``model`` (in evaluation mode) over ``loader``; keep the ``k`` best classes per image.
+
+    The images go through the model as ``fit`` validates them: on the context's device, in its
+    memory layout and precision.
+    """
+    from course_utils.pipeline.training import uses_channels_last
+
+    context = context or current_context()
+    layout = torch.channels_last if uses_channels_last(model, context) else torch.preserve_format
+    model.eval().to(context.device, memory_format=layout)  # type: ignore[call-overload]
     targets, tops, probs = [], [], []
     for images, labels in loader:
-        log_probs = torch.log_softmax(model(images.to(device)).float(), dim=1)
+        with context.autocast():
+            scores = model(images.to(context.device, non_blocking=True, memory_format=layout))
+        log_probs = torch.log_softmax(scores.float(), dim=1)
         best = log_probs.topk(min(k, log_probs.shape[1]), dim=1)
         tops.append(best.indices.cpu())
         probs.append(best.values.exp().cpu())
