@@ -63,6 +63,7 @@ loads nothing heavy.
   ``exercises.receptive_fields``      04's checkers
   ``exercises.architectures``         05's checkers
   ``exercises.transfer``              06's checkers
+  ``exercises.optimizers_losses``     07's checkers: label smoothing, calibration error, an AdamW step
 
 ``storage/`` — files that survive crashes
   ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely

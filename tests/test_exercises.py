@@ -16,6 +16,11 @@ from course_utils.exercises.convolution import (
     check_output_size,
 )
 from course_utils.exercises.counting import check_conv_parameters, check_doubled_widths
+from course_utils.exercises.optimizers_losses import (
+    check_adamw_step,
+    check_calibration_error,
+    check_smoothed_cross_entropy,
+)
 from course_utils.exercises.pooling import (
     check_avg_pool_2x2,
     check_max_pool_gradient,
@@ -26,12 +31,14 @@ from course_utils.exercises.start import check_offline_wait, check_output_at
 from course_utils.exercises.transfer import check_freeze, check_notes_head
 from course_utils.lessons.architectures import FirstCNN
 from course_utils.lessons.receptive_field import receptive_field
+from course_utils.pipeline.calibration import expected_calibration_error, reliability
 
 CHECKERS = [
     check_output_at, check_offline_wait, check_output_size, check_exact_strides, check_blur_kernel,
     check_overlap_shape, check_avg_pool_2x2, check_max_pool_gradient, check_conv_parameters,
     check_doubled_widths, check_field_of, check_layers_for_field, check_residual_block,
-    check_strided_first_cnn, check_notes_head, check_freeze,
+    check_strided_first_cnn, check_notes_head, check_freeze, check_smoothed_cross_entropy,
+    check_calibration_error, check_adamw_step,
 ]
 
 
@@ -157,6 +164,52 @@ def _field_without_dilation(layers):
     return r
 
 
+def _smoothed(on_right, elsewhere, reduce=torch.mean, dim=1):
+    """Label-smoothed cross-entropy with the given target weights (``eps, k`` → weight)."""
+    def loss(logits, targets, eps):
+        k = logits.shape[1]
+        one_hot = F.one_hot(targets, k).float()
+        target = one_hot * on_right(eps, k) + (1 - one_hot) * elsewhere(eps, k)
+        return reduce(-(target * logits.log_softmax(dim=dim)).sum(dim=1))
+    return loss
+
+
+_SMOOTHED = _smoothed(lambda eps, k: 1 - eps + eps / k, lambda eps, k: eps / k)
+
+
+def _bin_gaps(logits, labels, n_bins):
+    """Each bin's share of the predictions and its accuracy − confidence (0 for an empty bin)."""
+    bins = reliability(logits, labels, n_bins=n_bins)
+    share = torch.tensor(bins.counts, dtype=torch.float64) / len(labels)
+    gap = (torch.tensor(bins.accuracy, dtype=torch.float64) - torch.tensor(bins.confidence, dtype=torch.float64))
+    return share, gap.nan_to_num()
+
+
+def _ece_unweighted(logits, labels, n_bins):
+    share, gap = _bin_gaps(logits, labels, n_bins)
+    return float(gap[share > 0].abs().mean())
+
+
+def _ece_signed(logits, labels, n_bins):
+    share, gap = _bin_gaps(logits, labels, n_bins)
+    return float((share * gap).sum())
+
+
+def _adamw(decay="decoupled", bias_correction=True, keep_state=True):
+    """One AdamW step by hand, or one of its typical mistakes."""
+    def step(w, grad, m, v, t, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
+        (b1, b2), m0, v0 = betas, m, v
+        if decay == "l2":
+            grad = grad + weight_decay * w
+        m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad**2
+        m_hat, v_hat = (m / (1 - b1**t), v / (1 - b2**t)) if bias_correction else (m, v)
+        shrink = {"decoupled": lr * weight_decay, "lambda": weight_decay}.get(decay, 0.0)
+        update = lr * m_hat / (v_hat.sqrt() + eps)
+        w = (w - update) * (1 - lr * weight_decay) if decay == "after" else w * (1 - shrink) - update
+        return (w, m, v) if keep_state else (w, m0, v0)
+    return step
+
+
 negative = torch.ones(5, 5) / 20
 negative[0, 0] = -0.25
 shift = torch.zeros(5, 5)
@@ -254,6 +307,30 @@ WRONG = [
     (check_freeze, _freeze_first_only, "5 of 6 parameter tensors still train"),
     (check_freeze, _attribute_only, "only sets an attribute"),
     (check_freeze, _freeze_always, "nothing may be frozen"),
+    # 07: label smoothing; the expected calibration error; one AdamW step
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: e / (k - 1)), "over the K − 1 wrong classes"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: 0.0), "it must still sum to 1"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e + e / k, lambda e, k: e / k, torch.sum), "you sum the losses"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e + e / k, lambda e, k: e / k, lambda x: x), "one loss per image"),
+    (check_smoothed_cross_entropy, lambda z, y, eps: F.cross_entropy(z, y), "does not use ε"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e + e / k, lambda e, k: e / k, dim=0), "over the batch (dim=0)"),
+    (check_smoothed_cross_entropy, lambda z, y, eps: _SMOOTHED(z, y, eps) + 0.1, "then the mean"),
+    (check_smoothed_cross_entropy, lambda z, y, eps: "loss", "return a number"),
+    (check_calibration_error, _ece_unweighted, "weight each by its share"),
+    (check_calibration_error, lambda z, y, n: expected_calibration_error(z, y, n_bins=1), "over all predictions at once"),
+    (check_calibration_error, _ece_signed, "over- and under-confident bins cancel"),
+    (check_calibration_error, lambda z, y, n: expected_calibration_error(z, y, n_bins=10), "use the n_bins you are given"),
+    (check_calibration_error, lambda z, y, n: _bin_gaps(z, y, n)[1], "returned 10 numbers"),
+    (check_calibration_error, lambda z, y, n: expected_calibration_error(z, y, n_bins=n) + 0.01, "the largest softmax probability"),
+    (check_calibration_error, lambda z, y: 0.0, "raised TypeError"),
+    (check_adamw_step, _adamw(decay="l2"), "Adam's L2 term"),
+    (check_adamw_step, _adamw(decay="none"), "do not decay"),
+    (check_adamw_step, _adamw(decay="lambda"), "scaled by the rate"),
+    (check_adamw_step, _adamw(bias_correction=False), "without bias correction"),
+    (check_adamw_step, _adamw(decay="after"), "after Adam's step"),
+    (check_adamw_step, _adamw(keep_state=False), "return the updated m and v"),
+    (check_adamw_step, lambda w, g, m, v, t, lr, wd: _adamw()(w, g, m, v, t, lr, wd)[0], "must return the three tensors"),
+    (check_adamw_step, lambda w, g, m, v, t, lr, wd: _adamw()(w, -g, m, v, t, lr, wd), "after step 1"),
 ]
 
 
