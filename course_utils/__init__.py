@@ -63,6 +63,7 @@ loads nothing heavy.
   ``exercises.receptive_fields``      04's checkers
   ``exercises.architectures``         05's checkers
   ``exercises.transfer``              06's checkers
+  ``exercises.inspection``            08's checkers: per-class accuracy, the most confused pair, Grad-CAM by hand
 
 ``storage/`` — files that survive crashes
   ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely
