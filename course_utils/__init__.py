@@ -64,6 +64,7 @@ loads nothing heavy.
   ``exercises.architectures``         05's checkers
   ``exercises.transfer``              06's checkers
   ``exercises.optimizers_losses``     07's checkers: label smoothing, calibration error, an AdamW step
+  ``exercises.inspection``            08's checkers: per-class accuracy, the most confused pair, Grad-CAM by hand
 
 ``storage/`` — files that survive crashes
   ``storage.checkpoints``             the one training-checkpoint type, saved atomically, loaded safely

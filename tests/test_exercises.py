@@ -373,5 +373,134 @@ def test_every_checker_of_the_package_is_tested_here():
     for info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         found |= {getattr(module, name) for name in module.__all__ if name.startswith("check_")}
-    assert found == set(CHECKERS)
-    assert {check for check, _, _ in WRONG} == set(CHECKERS)  # each has at least one wrong answer
+    assert found == set(CHECKERS) | set(CHECKERS_08)
+    assert {check for check, _, _ in WRONG + WRONG_08} == found  # each has at least one wrong answer
+
+
+# --- 08: per-class accuracy, the most confused pair, Grad-CAM by hand --------------------------
+# (the notebook's reference solutions, the usual slips, and a stub; in the order of notebook 08)
+
+from course_utils.exercises.inspection import (  # noqa: E402
+    check_class_accuracy,
+    check_grad_cam_by_hand,
+    check_most_confused_pair,
+)
+
+CHECKERS_08 = [check_class_accuracy, check_most_confused_pair, check_grad_cam_by_hand]
+
+
+def _class_accuracy(matrix):
+    return matrix.diagonal() / matrix.sum(dim=1)
+
+
+def _most_confused_pair(matrix):
+    mistakes = matrix - torch.diag(matrix.diagonal())
+    return divmod(int((mistakes + mistakes.T).argmax()), matrix.shape[0])
+
+
+def _grad_cam(score="score", weights="gradient", relu=True, explain_target=True, remove_hook=True,
+              scale=False, upsample=False, add_maps=True, input_grad=True):
+    """The notebook's solution of exercise 3, or one of its usual slips."""
+
+    def grad_cam_by_hand(model, layer, image, target):
+        kept = []
+        handle = layer.register_forward_hook(lambda module, inputs, output: kept.append(output))
+        scores = model(image[None].requires_grad_(input_grad))
+        if remove_hook:
+            handle.remove()
+        target = target if explain_target else int(scores.argmax())
+        explained = {"score": scores[0, target], "probability": scores.softmax(dim=1)[0, target],
+                     "log-probability": scores.log_softmax(dim=1)[0, target],
+                     "loss": F.cross_entropy(scores, torch.tensor([target]))}[score]
+        activations = kept[0][0]
+        (gradients,) = torch.autograd.grad(explained, kept[0])
+        gradients = gradients[0]
+        alpha = {"gradient": gradients.mean(dim=(1, 2)), "summed": gradients.sum(dim=(1, 2)),
+                 "activation": activations.mean(dim=(1, 2))}.get(weights)
+        maps = gradients * activations if alpha is None else alpha[:, None, None] * activations
+        cam = maps.sum(dim=0) if add_maps else maps
+        cam = (torch.relu(cam) if relu else cam).detach()
+        if scale:
+            cam = cam / cam.max()
+        if upsample:
+            cam = F.interpolate(cam[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
+        return cam
+
+    return grad_cam_by_hand
+
+
+@pytest.mark.parametrize("check, answer", [(check_class_accuracy, _class_accuracy),
+                                           (check_most_confused_pair, _most_confused_pair),
+                                           (check_grad_cam_by_hand, _grad_cam())],
+                         ids=lambda value: getattr(value, "__name__", ""))
+def test_08_the_reference_solutions_are_right(check, answer, capsys):
+    verdict = check(answer)
+    assert verdict.status == "right", verdict.message
+    assert capsys.readouterr().out == f"✓ right: {verdict.message}\n"
+
+
+@pytest.mark.parametrize("check", CHECKERS_08, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("answer", [..., _stub], ids=["ellipsis", "stub"])
+def test_08_an_unanswered_exercise_is_not_done_yet(check, answer, capsys):
+    verdict = check(answer)
+    assert verdict.status == "not done" and not verdict
+    assert capsys.readouterr().out.startswith("… not done yet")
+
+
+def _top_left(matrix):
+    return divmod(int(matrix.argmax()), matrix.shape[0])
+
+
+WRONG_08 = [
+    (check_class_accuracy, lambda m: m.diagonal() / m.sum(dim=0), "which is precision"),
+    (check_class_accuracy, lambda m: m.diagonal() / m.sum(), "divided by all the photos"),
+    (check_class_accuracy, lambda m: 100 * m.diagonal() / m.sum(dim=1), "these are percents"),
+    (check_class_accuracy, lambda m: torch.floor_divide(m.diagonal().float(), m.sum(dim=1).float()), "use / instead of //"),
+    (check_class_accuracy, lambda m: m.diagonal() / m.sum(dim=1).clamp_min(1), "has no photos"),
+    (check_class_accuracy, lambda m: _class_accuracy(m)[m.sum(dim=1) > 0], "one per class, NaN"),
+    (check_class_accuracy, lambda m: _class_accuracy(m)[None], "shape (6,)"),
+    (check_class_accuracy, lambda m: m.diagonal() / (m.sum(dim=1) + 1), "class 1 gets"),
+    (check_class_accuracy, lambda m: None, "return a tensor"),
+    (check_most_confused_pair, lambda m: _top_left(m + m.T), "on the diagonal"),
+    (check_most_confused_pair, lambda m: _top_left(m - torch.diag(m.diagonal())), "one direction only"),
+    (check_most_confused_pair, lambda m: int((m + m.T - 2 * torch.diag(m.diagonal())).argmax()), "divmod(index, 6)"),
+    (check_most_confused_pair, lambda m: ("snapdragon", "sweet william"), "not their names"),
+    (check_most_confused_pair, lambda m: (0, 5), "taken for each other 0 times in all"),
+    (check_most_confused_pair, lambda m: (6, 7), "from 0 to 5"),
+    (check_most_confused_pair, lambda m: [2], "give two class indices"),
+    (check_grad_cam_by_hand, _grad_cam(relu=False), "end with a ReLU"),
+    (check_grad_cam_by_hand, _grad_cam(input_grad=False), "the model is frozen"),
+    (check_grad_cam_by_hand, _grad_cam(weights="activation"), "mean activation"),
+    (check_grad_cam_by_hand, _grad_cam(score="probability"), "softmax probability"),
+    (check_grad_cam_by_hand, _grad_cam(score="log-probability"), "gradient of the log-probability"),
+    (check_grad_cam_by_hand, _grad_cam(score="loss"), "gradient of the loss"),
+    (check_grad_cam_by_hand, _grad_cam(weights=None), "cell by cell"),
+    (check_grad_cam_by_hand, _grad_cam(weights="summed"), "average it (divide by h·w)"),
+    (check_grad_cam_by_hand, _grad_cam(explain_target=False), "you explained the predicted class"),
+    (check_grad_cam_by_hand, _grad_cam(remove_hook=False), "handle.remove()"),
+    (check_grad_cam_by_hand, _grad_cam(scale=True), "divided by its maximum"),
+    (check_grad_cam_by_hand, _grad_cam(upsample=True), "before upsampling"),
+    (check_grad_cam_by_hand, _grad_cam(add_maps=False), "add up the weighted feature maps"),
+    (check_grad_cam_by_hand, lambda model, layer, image, target: image.mean(dim=0)[:8, :8], "differs from Grad-CAM"),
+    (check_grad_cam_by_hand, lambda model, layer, image, target: model(image), "raised RuntimeError"),
+    (check_grad_cam_by_hand, lambda model, layer, image, target: None, "return the map as a tensor"),
+]
+
+
+@pytest.mark.parametrize("check, answer, expected", WRONG_08,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG_08)])
+def test_08_each_typical_wrong_answer_gets_its_sentence(check, answer, expected, capsys):
+    test_each_typical_wrong_answer_gets_its_sentence(check, answer, expected, capsys)
+
+
+def test_08_a_hook_left_behind_does_not_spoil_the_next_check(capsys):
+    check_grad_cam_by_hand(_grad_cam(remove_hook=False))
+    assert check_grad_cam_by_hand(_grad_cam())  # a new small CNN each time: the stray hook is gone
+
+
+def test_08_the_grad_cam_check_seeds_its_own_cnn_without_touching_the_notebooks_random_numbers(capsys):
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    check_grad_cam_by_hand(_grad_cam())
+    assert torch.equal(torch.rand(3), expected)

@@ -7,7 +7,7 @@ in a value) in a cell tagged ``solution`` and runs the next cell, which calls a 
   :func:`checker` (it prints one line and never raises for a wrong answer).
 - ``start`` (00), ``convolution`` (01), ``pooling`` (02), ``counting`` (03),
   ``receptive_fields`` (04), ``architectures`` (05), ``transfer`` (06),
-  ``optimizers_losses`` (07): the checkers.
+  ``optimizers_losses`` (07), ``inspection`` (08): the checkers.
 
 A checker computes what it expects from PyTorch or the course's own functions, never from a
 typed number, and answers in one line: ``✓ right: ...``, ``✗ ...`` (one sentence: what is wrong
