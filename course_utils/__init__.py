@@ -38,6 +38,7 @@ loads nothing heavy.
   ``pipeline.randomness``             random generators saved and restored for exact resumes
   ``pipeline.models``                 pretrained models by name, with a recorded new head
   ``pipeline.efficientnet_lite``      the offline ImageNet backbone
+  ``pipeline.ensemble``               several backbones, one head on all their features (``"a+b"``)
   ``pipeline.backbone``               the frozen backbone for inference (head removed, BatchNorm folded)
   ``pipeline.features``               stage 1 on cached backbone features
   ``pipeline.transfer``               the two-stage recipe: one config, two stage functions

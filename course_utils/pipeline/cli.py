@@ -52,6 +52,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {value}")
+    return value
+
+
 def _add_context_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("machine")
     group.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: CUDA, then MPS, then the CPU; "
@@ -84,11 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--synthetic-per-class", type=_positive, nargs=3, default=(30, 10, 10),
                       metavar=("TRAIN", "VALID", "TEST"), help="drawn flowers per class (default: 30 10 10)")
     data.add_argument("--max-per-class", type=_positive, metavar="N", help="use at most N images per class and split")
+    data.add_argument("--train-per-class", type=_positive, metavar="N",
+                      help="train on at most N images per class; validation and test stay whole "
+                           "(how the recipe fares with less data)")
 
     recipe = train.add_argument_group("recipe (TransferConfig)")
     recipe.add_argument("--model", default=defaults.model_name,
-                        help="efficientnet_lite0 (offline weights) or a torchvision model, e.g. resnet152 "
-                             "(default: %(default)s)")
+                        help="efficientnet_lite0 (offline weights; also _lite1, _lite2) or a torchvision model, "
+                             "e.g. resnet152; names joined by + share one head, e.g. "
+                             "efficientnet_lite0+efficientnet_lite1 (default: %(default)s)")
     recipe.add_argument("--image-size", type=_positive, default=defaults.image_size, metavar="PX",
                         help="crop size (default: %(default)s; the notes use 224)")
     recipe.add_argument("--resize-to", type=_positive, metavar="PX",
@@ -97,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="global batch, all processes together (default: %(default)s)")
     recipe.add_argument("--stage1-epochs", type=_positive, default=defaults.stage1_epochs, metavar="N",
                         help="(default: %(default)s)")
-    recipe.add_argument("--stage2-epochs", type=_positive, default=defaults.stage2_epochs, metavar="N",
-                        help="(default: %(default)s)")
+    recipe.add_argument("--stage2-epochs", type=_not_negative, default=defaults.stage2_epochs, metavar="N",
+                        help="(default: %(default)s; 0: stage 1 alone, its best epoch is the result)")
     recipe.add_argument("--stage1-patience", type=_positive, default=defaults.stage1_patience, metavar="N",
                         help="stop stage 1 after N epochs without a better validation accuracy "
                              "(default: %(default)s, every epoch)")
@@ -163,10 +174,19 @@ def _train(args: argparse.Namespace, context: RunContext) -> None:
         batch_size=args.batch_size, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
         stage1_lr=args.stage1_lr, stage2_lr=args.stage2_lr, step_size=args.step_size, gamma=args.gamma,
         stage1_patience=args.stage1_patience,
-        seed=args.seed, max_per_class=args.max_per_class, progress=True)
+        seed=args.seed, max_per_class=_limits(args.max_per_class, args.train_per_class), progress=True)
     out = args.out or context.data_dir / "runs" / "transfer"
     train(args.folder, config, out, context=context, data=args.data, synthetic_size=args.synthetic_size,
           synthetic_per_class=tuple(args.synthetic_per_class), resume=args.resume, compile=args.compile)
+
+
+def _limits(per_split: int | None, train: int | None) -> int | dict[str, int] | None:
+    """--max-per-class for every split, with --train-per-class for the training split."""
+    if train is None:
+        return per_split
+    limits = dict.fromkeys(("valid", "test"), per_split) if per_split is not None else {}
+    limits["train"] = train if per_split is None else min(train, per_split)
+    return limits
 
 
 def _evaluate(args: argparse.Namespace, context: RunContext) -> None:

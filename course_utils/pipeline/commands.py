@@ -45,6 +45,7 @@ from course_utils.pipeline.training import evaluate
 from course_utils.pipeline.transfer import (
     TransferConfig,
     checkpoint_extra,
+    skip_stage2,
     train_stage1,
     train_stage2,
 )
@@ -176,10 +177,14 @@ def train(folder: str | None, config: TransferConfig, out_dir: str | Path, *, co
 
         started = time.perf_counter()
         loaders = sharded_loaders(sets, batch_size=config.batch_size, seed=config.seed, context=context)
-        stage2 = train_stage2(model, loaders, stage1_path, stage2_path, config, context=context, extra=extra,
-                              class_names=class_names, compile=compile, resume=stage1_done)
-        seconds["stage2"] = time.perf_counter() - started
-        _say(context, f"stage 2: {stage2.summary()} ({seconds['stage2']:.1f}s)")
+        if config.stage2_epochs:
+            stage2 = train_stage2(model, loaders, stage1_path, stage2_path, config, context=context, extra=extra,
+                                  class_names=class_names, compile=compile, resume=stage1_done)
+            seconds["stage2"] = time.perf_counter() - started
+            _say(context, f"stage 2: {stage2.summary()} ({seconds['stage2']:.1f}s)")
+        else:  # stage 1 alone: its best epoch is the result
+            stage2 = skip_stage2(model, stage1_path, context=context)
+            _say(context, f"stage 2: not run (--stage2-epochs 0); the result is stage 1's best epoch, {stage1_path}")
 
         digests = gather_objects(context, weights_digest(model.state_dict()))
         if len(set(digests)) != 1:
@@ -190,7 +195,7 @@ def train(folder: str | None, config: TransferConfig, out_dir: str | Path, *, co
         if "test" in loaders and len(sets["test"]):
             report.test_accuracy = evaluate(model, loaders["test"], criterion=nn.NLLLoss(), context=context)[1]
             _say(context, f"test: accuracy {report.test_accuracy:.3f} ({len(sets['test'])} images)")
-        _say(context, f"checkpoints: {stage1_path}, {stage2_path}")
+        _say(context, f"checkpoints: {stage1_path}" + (f", {stage2_path}" if config.stage2_epochs else ""))
     return report
 
 

@@ -32,7 +32,7 @@ from course_utils.lessons.summary import count_parameters
 from course_utils.storage.checkpoints import load_checkpoint
 
 __all__ = ["OFFLINE_MODEL", "OFFLINE_MODELS", "Head", "available_models", "build_model", "classifier_name", "count_parameters", "default_image_size",
-           "head_of", "head_parameters", "preprocessing_for", "record_head", "replace_head",
+           "head_of", "head_parameters", "preprocessing_for", "record_head", "remove_classifier", "replace_head",
            "set_parameter_requires_grad", "trainable_parameters", "unfreeze"]
 
 OFFLINE_MODEL = "efficientnet_lite0"
@@ -51,6 +51,15 @@ def available_models() -> list[str]:
 
 def preprocessing_for(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """The (mean, std) the pretrained weights of ``name`` expect their inputs normalised with."""
+    if "+" in name:  # an ensemble: its members see the same tensor, so they must agree
+        from course_utils.pipeline.ensemble import member_names
+
+        members = member_names(name)
+        choices = {preprocessing_for(member) for member in members}
+        if len(choices) > 1:
+            raise ValueError(f"The models of {name!r} expect differently normalised images "
+                             f"({sorted(choices)}); combine models trained alike, e.g. the EfficientNet-Lites.")
+        return choices.pop()
     if name in OFFLINE_MODELS:
         from course_utils.pipeline.efficientnet_lite import MEAN, STD
 
@@ -115,9 +124,27 @@ def build_model(
     - ``log_softmax``: the head is ``Sequential(Linear, LogSoftmax(dim=1))`` as in the notes,
       to be trained with ``NLLLoss``; ``False`` gives a plain ``Linear`` (logits) for
       ``CrossEntropyLoss``. Both train the same model (see the notebook).
+
+    Names joined by ``+`` (``"efficientnet_lite0+efficientnet_lite1"``) build one model of
+    several backbones with one head on all their features
+    (:class:`~course_utils.pipeline.ensemble.BackboneEnsemble`).
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
+    model = _pretrained(name, pretrained)
+    set_parameter_requires_grad(model, feature_extract)
+    replace_head(model, num_classes, log_softmax=log_softmax)
+    return model
+
+
+def _pretrained(name: str, pretrained: bool) -> nn.Module:
+    """The network ``name`` with its ImageNet classifier; ``"a+b"`` joins several (see pipeline.ensemble)."""
+    if "+" in name:
+        from course_utils.pipeline.ensemble import BackboneEnsemble, member_names
+
+        members = member_names(name)
+        preprocessing_for(name)  # a clear error before any weights are loaded
+        return BackboneEnsemble.of({m: _pretrained(m, pretrained) for m in members})
     if name in OFFLINE_MODELS:
         from course_utils.pipeline.efficientnet_lite import efficientnet_lite
 
@@ -135,8 +162,6 @@ def build_model(
         weights = _torchvision_weights(name) if pretrained else None
         model = torchvision.models.get_model(name, weights=weights, progress=True)
         _drop_auxiliary_heads(model)
-    set_parameter_requires_grad(model, feature_extract)
-    replace_head(model, num_classes, log_softmax=log_softmax)
     return model
 
 
@@ -216,6 +241,27 @@ def _dropout_before(model: nn.Module, name: str) -> float:
     names = [n for n, _ in leaves]
     before = leaves[names.index(name) - 1][1] if names.index(name) > 0 else None
     return float(before.p) if isinstance(before, nn.Dropout) else 0.0
+
+
+def remove_classifier(model: nn.Module) -> tuple[int, float]:
+    """Take a pretrained model's last ``Linear`` (and the ``Dropout`` before it) out: it then returns
+    its features. Returns ``(number of features, the dropout's probability)``."""
+    name = classifier_name(model)
+    old = model.get_submodule(name)
+    if not isinstance(old, nn.Linear):
+        raise ValueError(f"{type(model).__name__} classifies with a {type(old).__name__}, not a Linear layer: "
+                         "it has no feature vector to combine.")
+    dropout = _dropout_before(model, name)
+    leaves = [n for n, m in model.named_modules() if not list(m.children())]
+    if dropout:
+        _set_child(model, leaves[leaves.index(name) - 1], nn.Identity())
+    _set_child(model, name, nn.Identity())
+    return old.in_features, dropout
+
+
+def _set_child(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
 
 
 def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True) -> nn.Module:

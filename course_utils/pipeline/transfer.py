@@ -36,7 +36,7 @@ from course_utils.pipeline.training import fit
 from course_utils.storage.checkpoints import TrainingState, check_compatible
 
 __all__ = ["TransferConfig", "TransferResult", "checkpoint_extra", "run_transfer", "stage1_optimizer",
-           "stage2_optimizer", "train_stage1", "train_stage2"]
+           "skip_stage2", "stage2_optimizer", "train_stage1", "train_stage2"]
 
 
 def checkpoint_extra(model_name: str, train_set: FlowerFolder, settings: TransformSettings) -> dict[str, Any]:
@@ -70,7 +70,7 @@ class TransferConfig:
     stage1_features: bool = True
     batch_size: int = 32
     stage1_epochs: int = 6
-    stage2_epochs: int = 6  # 3 ended below stage 1 on the real subset; 6 (lr / 10 after 4) above it
+    stage2_epochs: int = 6  # 3 ended below stage 1 on the real subset; 6 (lr / 10 after 4) above it; 0: none
     stage1_lr: float = 3e-3
     stage2_lr: float = 1e-4
     step_size: int = 4
@@ -182,6 +182,15 @@ def train_stage2(model: nn.Module, loaders: dict[str, Any], stage1_checkpoint: s
                progress=config.progress)
 
 
+def skip_stage2(model: nn.Module, stage1_checkpoint: str | Path, *, context: RunContext | None = None) -> History:
+    """``stage2_epochs=0``: stage 1's best epoch is the result. Loads it into ``model`` (on the
+    context's device) and returns an empty stage-2 history."""
+    state = TrainingState.load(stage1_checkpoint)
+    model.load_state_dict(state.state_dict or state.last_state_dict)
+    model.to((context or current_context()).device)
+    return History()
+
+
 @dataclass
 class TransferResult:
     """What a run produced: both histories, test metrics (if there is a test split), times."""
@@ -221,8 +230,11 @@ def run_transfer(source: FlowerSource | str | Path, out_dir: str | Path,
     stage1 = train_stage1(model, stage1_sets, out_dir / "stage1.pt", config, context=context, extra=extra)
     seconds["stage1"] = time.perf_counter() - started
     started = time.perf_counter()
-    stage2 = train_stage2(model, loaders, out_dir / "stage1.pt", out_dir / "stage2.pt", config, context=context,
-                          extra=extra, class_names=train_set.class_names)
+    if config.stage2_epochs:
+        stage2 = train_stage2(model, loaders, out_dir / "stage1.pt", out_dir / "stage2.pt", config, context=context,
+                              extra=extra, class_names=train_set.class_names)
+    else:
+        stage2 = skip_stage2(model, out_dir / "stage1.pt", context=context)
     seconds["stage2"] = time.perf_counter() - started
 
     result = TransferResult(stage1, stage2, model, list(train_set.class_names), settings, seconds=seconds)
