@@ -100,3 +100,20 @@ def test_the_test_run_report_marks_each_target():
     assert "[FAIL] the whole `make test`: 21.0 min" in text
     assert "[PASS] all notebooks under nbval: 0.8 min" in text
     assert "[PASS] peak memory of the run, all its processes together: 1.50 GiB" in text
+
+
+def test_the_backbone_probe_reports_every_combination_and_its_paired_noise(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from benchmarks.backbones import main, paired_noise
+    from course_utils.data.synthetic_flowers import make_synthetic_flowers
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    folder = make_synthetic_flowers(tmp_path / "flowers", image_size=32, per_class=(5, 2, 1), progress=False)
+    main([str(folder), "--size", "32"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "±" in line]
+    assert len(rows) == 7  # three alone, three pairs, all three
+    assert "lite0 + lite1 + lite2" in rows[-1] and rows[0].count("±") == 1 and rows[-1].count("±") == 2
+    same = torch.tensor([True, False, True])
+    assert paired_noise(same, same) == 0  # a classifier does not differ from itself
+    assert paired_noise(same, ~same) > 0
