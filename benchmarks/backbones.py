@@ -44,12 +44,13 @@ def backbone_features(folder: str, name: str, size: int) -> dict[str, torch.Tens
     plain = eval_transform(TransformSettings(image_size=size, resize_to=size, mean=mean, std=std))
     mirrored = T.Compose([plain, T.RandomHorizontalFlip(p=1.0)])
     model = build_model(name, 102)
+    sets = flower_datasets(folder, plain, plain)  # one scan of the folder; the transform is swapped below
     found: dict[str, torch.Tensor] = {}
     for split in ("train", "valid"):
         views = []
         for transform in (plain, mirrored):
-            data = flower_datasets(folder, transform, transform)[split]
-            features = cached_features(model, data, desc=f"{name} {split}")
+            sets[split].transform = transform  # part of the cache key: each view is cached on its own
+            features = cached_features(model, sets[split], desc=f"{name} {split}")
             views.append(features.features[0])
         found[split], found[f"{split}_labels"] = torch.stack(views), features.labels
     return found

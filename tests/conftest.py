@@ -31,6 +31,18 @@ def fresh_run_context():
 
 
 @pytest.fixture
+def command_env(monkeypatch, tmp_path):
+    """This process as the command (``python -m course_utils``) sees it: its own data folder,
+    offline, on the CPU, not part of a torchrun job. Returns ``tmp_path``."""
+    for name in ("COURSE_FLOWERS_DIR", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    return tmp_path
+
+
+@pytest.fixture
 def flower_folder():
     """A factory: ``flower_folder(root, {split: [class ids]}, names=..., sizes=[(w, h), ...])``.
 

@@ -46,17 +46,6 @@ def flowers(tmp_path_factory) -> Path:
                                   progress=False)
 
 
-@pytest.fixture
-def command_env(monkeypatch, tmp_path):
-    """This process as the command sees it: its own data folder, offline, on the CPU."""
-    for name in ("COURSE_FLOWERS_DIR", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setenv("COURSE_DEVICE", "cpu")
-    return tmp_path
-
-
 def torchrun(args: list[str], data_dir: Path, nproc: int = 2) -> str:
     """``torchrun --nproc_per_node=nproc -m course_utils ...`` on the CPU; its stdout (fails on an error)."""
     env = {k: v for k, v in os.environ.items() if k not in {"COURSE_FLOWERS_DIR", "RANK", "WORLD_SIZE", "LOCAL_RANK"}}

@@ -66,12 +66,8 @@ def test_bad_names_get_a_clear_error():
         build_model("efficientnet_lite0+resnet18", 5, pretrained=False)
 
 
-def test_stage1_alone_is_the_result_with_stage2_epochs_0(tmp_path, monkeypatch, capsys):
-    for name in ("COURSE_FLOWERS_DIR", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+def test_stage1_alone_is_the_result_with_stage2_epochs_0(command_env, capsys):
+    tmp_path = command_env
     flowers = make_synthetic_flowers(tmp_path / "flowers", image_size=32, per_class=(2, 2, 1), progress=False)
     out = tmp_path / "run"
     assert main(["train", str(flowers), "--model", PAIR, "--image-size", "32", "--stage1-epochs", "2",
@@ -85,9 +81,8 @@ def test_stage1_alone_is_the_result_with_stage2_epochs_0(tmp_path, monkeypatch, 
     assert accuracy == pytest.approx(max(state.history["val_acc"]), abs=1e-4)
 
 
-def test_train_per_class_keeps_validation_whole(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
+def test_train_per_class_keeps_validation_whole(command_env, capsys):
+    tmp_path = command_env
     flowers = make_synthetic_flowers(tmp_path / "flowers", image_size=32, per_class=(3, 2, 1), progress=False)
     assert main(["train", str(flowers), "--image-size", "32", "--stage1-epochs", "1", "--stage2-epochs", "0",
                  "--train-per-class", "1", "--out", str(tmp_path / "run")]) == 0

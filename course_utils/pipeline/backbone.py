@@ -54,14 +54,14 @@ def inference_backbone(model: nn.Module, *, fold_batchnorm: bool = True) -> nn.M
     they disagree.
     """
     backbone = copy.deepcopy(model).eval()
-    _set_submodule(backbone, head_of(model).name, nn.Identity())
+    backbone.set_submodule(head_of(model).name, nn.Identity())
     if fold_batchnorm:
         leaves = [(name, m) for name, m in backbone.named_modules() if not list(m.children())]
         for (_, conv), (bn_name, bn) in zip(leaves, leaves[1:], strict=False):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
                 fused = fuse_conv_bn_eval(conv, bn)
                 conv.weight, conv.bias = fused.weight, fused.bias
-                _set_submodule(backbone, bn_name, nn.Identity())
+                backbone.set_submodule(bn_name, nn.Identity())
     for parameter in backbone.parameters():
         parameter.requires_grad_(False)
     return backbone
@@ -84,13 +84,6 @@ def checked_backbone(backbone: nn.Module, model: nn.Module, images: torch.Tensor
     )
 
 
-def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    if child.isdigit() and isinstance(parent, nn.Sequential):
-        parent[int(child)] = module
-    else:
-        setattr(parent, child, module)
 
 
 def _agrees(model: nn.Module, backbone: nn.Module, images: torch.Tensor) -> bool:

@@ -254,22 +254,15 @@ def remove_classifier(model: nn.Module) -> tuple[int, float]:
     dropout = _dropout_before(model, name)
     leaves = [n for n, m in model.named_modules() if not list(m.children())]
     if dropout:
-        _set_child(model, leaves[leaves.index(name) - 1], nn.Identity())
-    _set_child(model, name, nn.Identity())
+        model.set_submodule(leaves[leaves.index(name) - 1], nn.Identity())
+    model.set_submodule(name, nn.Identity())
     return old.in_features, dropout
-
-
-def _set_child(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
 
 
 def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True) -> nn.Module:
     """Put a new, trainable head for ``num_classes`` where the old classifier layer was; record it."""
     name = classifier_name(model)
     dropout = _dropout_before(model, name)
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
     old = model.get_submodule(name)
     if isinstance(old, nn.Linear):
         new: nn.Module = nn.Linear(old.in_features, num_classes)
@@ -282,7 +275,7 @@ def replace_head(model: nn.Module, num_classes: int, *, log_softmax: bool = True
             classifier.append(nn.LogSoftmax(dim=1))
     else:
         raise ValueError(f"{type(model).__name__}'s last classifier layer {name} is a {type(old).__name__}.")
-    setattr(parent, child, head)  # also for an index of a Sequential: its modules are named "0", "1"…
+    model.set_submodule(name, head)  # also for an index of a Sequential ("classifier.1")
     if hasattr(model, "num_classes"):
         setattr(model, "num_classes", num_classes)  # noqa: B010 - torchvision keeps it as a plain attribute
     record_head(model, name, dropout=dropout)
