@@ -5,6 +5,8 @@ What it writes (and nothing else):
 - in each ``notebooks/*.ipynb``, right after the title cell: the launch badges (Colab,
   Binder) naming that notebook, and the Colab install cell (:mod:`tools.launch_links`);
 - on every cell, ``metadata.slideshow.slide_type`` (:mod:`tools.slides`);
+- nbval's instructions as cell tags: a ``# NBVAL_IGNORE_OUTPUT`` line in a code cell becomes
+  the tag ``nbval-ignore-output`` (:mod:`tools.nbval_tags`), so learners never see it;
 - in ``README.md``, the badges between ``<!-- launch-badges -->`` and ``<!-- /launch-badges -->``.
 
 It is idempotent: a second run changes nothing, and a run after someone edits a notebook
@@ -34,6 +36,7 @@ from tools.launch_links import (
     repository,
     runtime_requirements,
 )
+from tools.nbval_tags import move_markers_to_tags
 from tools.slides import apply_slide_types
 
 __all__ = ["ROOT", "chrome_notebook", "chrome_readme", "main", "notebook_paths"]
@@ -78,7 +81,7 @@ def _chrome_cell(kind: str, tag: str, source: str, old: dict | None, with_ids: b
 def chrome_notebook(
     nb: nbformat.NotebookNode, path_in_repo: str, repo: Repository, requirements: list[str] | None = None
 ) -> None:
-    """Put the launch cells right after the title and slide metadata on every cell (in place).
+    """Put the launch cells right after the title, nbval's markers in tags and slide metadata on every cell (in place).
 
     ``requirements``: the course's runtime dependencies, for the Colab install cell.
     """
@@ -90,6 +93,7 @@ def chrome_notebook(
     install = _chrome_cell("code", INSTALL_TAG, colab_install_source(repo, requirements or []), old[INSTALL_TAG], with_ids)
     at = 1 if rest and _is_title(rest[0]) else 0
     nb["cells"] = [*rest[:at], badges, install, *rest[at:]]
+    move_markers_to_tags(nb["cells"])
     apply_slide_types(nb["cells"])
 
 
