@@ -6,10 +6,10 @@ is there) it measures, in one run:
 - the data pipeline: decoding, resizing and the rest of the transform per image, separately;
 - the model's ceiling: forward + backward images/s on random tensors already on the device;
 - **stage 1** (frozen backbone, ``--stage1-epochs`` epochs, 10 as in the notes): the notes'
-  ``train_model`` on images against :mod:`course_utils.pipeline.features` (one backbone pass, then the
+  ``train_model`` on images against :mod:`course_utils.transfer.features` (one backbone pass, then the
   head on cached features), from a cold cache and again from the warm one;
 - **stage 2** (every layer trains, ``--stage2-epochs`` epochs): ``train_model`` against
-  the course's stage 2 (:func:`course_utils.pipeline.transfer.train_stage2`, ``fit`` under the run context);
+  the course's stage 2 (:func:`course_utils.transfer.recipe.train_stage2`, ``fit`` under the run context);
 
 and prints wall time, images/s, peak memory, the fraction of time spent waiting for data,
 the best validation accuracy of each side, and the ratios against the targets.
@@ -138,7 +138,7 @@ def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir:
     from benchmarks.resized_cache import resized_copy
     from benchmarks.timing import time_image_pipeline
     from course_utils.data.transforms import eval_transform, train_transform
-    from course_utils.pipeline.models import OFFLINE_MODEL, build_model
+    from course_utils.models.build import OFFLINE_MODEL, build_model
 
     out: dict = {"data": data.name, "train_images": len(data.train), "valid_images": len(data.valid),
                  "classes": len(data.classes), "results": [], "load_before": load_average()}

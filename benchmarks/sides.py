@@ -19,9 +19,9 @@ from benchmarks.timing import TimedLoader
 from course_utils.data.flowers import FlowerFolder, flower_loaders, load_class_names
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.env import RunContext, run_context, seed_everything
-from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
-from course_utils.pipeline.training import evaluate
-from course_utils.pipeline.transfer import (
+from course_utils.models.build import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.training.loop import evaluate
+from course_utils.transfer.recipe import (
     TransferConfig,
     checkpoint_extra,
     stage1_optimizer,
@@ -217,7 +217,7 @@ class CourseState:
 
 def course_stage1(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path, *,
                   label: str = "course", check: bool = False) -> tuple[SideResult, CourseState]:
-    """The course's stage 1 (:func:`~course_utils.pipeline.transfer.train_stage1`): features once, then the head."""
+    """The course's stage 1 (:func:`~course_utils.transfer.recipe.train_stage1`): features once, then the head."""
     seed_everything(cfg.seed)
     settings = cfg.settings
     sets = course_datasets(data, eval_transform(settings), eval_transform(settings))
@@ -249,7 +249,7 @@ def course_stage1(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path, 
 
 def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path) -> SideResult:
     """Stage 1 on ``cfg.views`` cached *augmented* versions of every training image."""
-    from course_utils.pipeline.features import cached_features, fit_head
+    from course_utils.transfer.features import cached_features, fit_head
 
     seed_everything(cfg.seed)
     settings = cfg.settings
@@ -277,7 +277,7 @@ def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: 
 
 
 def course_stage2(data: BenchData, cfg: Config, workdir: Path, state: CourseState) -> SideResult:
-    """The course's stage 2 (:func:`~course_utils.pipeline.transfer.train_stage2`): fit with the run context's
+    """The course's stage 2 (:func:`~course_utils.transfer.recipe.train_stage2`): fit with the run context's
     workers, ``channels_last`` and mixed precision where they pay, no host syncs."""
     seed_everything(cfg.seed)
     settings = cfg.settings
@@ -298,6 +298,6 @@ def course_stage2(data: BenchData, cfg: Config, workdir: Path, state: CourseStat
         detail=f"{history.precision}, {'channels_last' if cfg.context.channels_last else 'default memory format'}, "
                f"num_workers={cfg.context.num_workers}{', torch.compile' if cfg.compile else ''}, "
                + ("BatchNorm trains, as in the notes" if cfg.train_batchnorm
-                  else "BatchNorm kept frozen (course_utils.pipeline.models.unfreeze)"),
+                  else "BatchNorm kept frozen (course_utils.models.build.unfreeze)"),
     )
     return _finish(result, peak)

@@ -1,4 +1,4 @@
-"""course_utils.pipeline.activations (kernels, feature maps) and course_utils.lessons.model_tour."""
+"""course_utils.analysis.activations (kernels, feature maps) and course_utils.lessons.model_tour."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 import torchvision
 from torch import nn
 
+from course_utils.analysis.activations import capture_activations, filter_pictures, strongest_maps
 from course_utils.lessons.model_tour import describe_output
-from course_utils.pipeline.activations import capture_activations, filter_pictures, strongest_maps
 
 
 def test_capture_keeps_the_outputs_of_the_named_layers():

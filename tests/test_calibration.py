@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from course_utils.pipeline.calibration import (
+from course_utils.analysis.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.command.commands import evaluate_checkpoint
+from course_utils.command.main import main
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers, species_names
 from course_utils.env import run_context
-from course_utils.pipeline.cli import main
-from course_utils.pipeline.commands import evaluate_checkpoint
-from course_utils.pipeline.distributed import (
+from course_utils.models.build import build_model
+from course_utils.storage.checkpoints import TrainingState, check_compatible
+from course_utils.training.distributed import (
     RanksDisagree,
     ShardSampler,
     check_agreement,
@@ -32,8 +34,6 @@ from course_utils.pipeline.distributed import (
     sharded_loaders,
     weights_digest,
 )
-from course_utils.pipeline.models import build_model
-from course_utils.storage.checkpoints import TrainingState, check_compatible
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ["--image-size", "32", "--batch-size", "8", "--stage1-epochs", "2"]

@@ -1,4 +1,4 @@
-"""course_utils.pipeline.confusion: per-class accuracy, worst classes, confused pairs, readable orders."""
+"""course_utils.analysis.confusion: per-class accuracy, worst classes, confused pairs, readable orders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils.pipeline.confusion import (  # noqa: E402
+from course_utils.analysis.confusion import (  # noqa: E402
     class_order,
     examples_of,
     per_class_accuracy,
@@ -20,7 +20,7 @@ from course_utils.pipeline.confusion import (  # noqa: E402
     top_confusions,
     worst_classes,
 )
-from course_utils.pipeline.evaluation import Predictions, confusion_matrix  # noqa: E402
+from course_utils.analysis.predictions import Predictions, confusion_matrix  # noqa: E402
 
 NAMES = ["rose", "tulip", "daisy", "lily", "iris"]
 # rows: true class, columns: predicted. rose and lily are taken for each other; tulip and iris too;

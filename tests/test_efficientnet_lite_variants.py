@@ -12,13 +12,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.lessons.pictures import SAMPLE_PHOTO
-from course_utils.pipeline.efficientnet_lite import (
+from course_utils.models.build import build_model, preprocessing_for
+from course_utils.models.efficientnet_lite import (
     VARIANTS,
     efficientnet_lite,
     pretrained_weights_path,
 )
-from course_utils.pipeline.models import build_model, preprocessing_for
-from course_utils.pipeline.training import fit
+from course_utils.training.loop import fit
 
 PARAMETERS = {"efficientnet_lite1": 5_416_680, "efficientnet_lite2": 6_092_072}
 

@@ -1,4 +1,4 @@
-"""Several backbones, one head (course_utils.pipeline.ensemble), built by build_model("a+b"),
+"""Several backbones, one head (course_utils.models.ensemble), built by build_model("a+b"),
 and the command's stage 1 alone (--stage2-epochs 0), which is how such a model is trained."""
 
 from __future__ import annotations
@@ -6,19 +6,19 @@ from __future__ import annotations
 import pytest
 import torch
 
+from course_utils.command.main import main
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
 from course_utils.data.transforms import TransformSettings, eval_transform
-from course_utils.pipeline.cli import main
-from course_utils.pipeline.ensemble import BackboneEnsemble, member_names
-from course_utils.pipeline.features import cached_features
-from course_utils.pipeline.models import (
+from course_utils.models.build import (
     build_model,
     head_of,
     preprocessing_for,
     trainable_parameters,
 )
+from course_utils.models.ensemble import BackboneEnsemble, member_names
 from course_utils.storage.checkpoints import TrainingState
+from course_utils.transfer.features import cached_features
 
 PAIR = "efficientnet_lite0+efficientnet_lite1"
 

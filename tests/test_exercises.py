@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.analysis.calibration import expected_calibration_error, reliability
 from course_utils.exercises import NotDone, Verdict
 from course_utils.exercises.architectures import check_residual_block, check_strided_first_cnn
 from course_utils.exercises.convolution import (
@@ -31,7 +32,6 @@ from course_utils.exercises.start import check_offline_wait, check_output_at
 from course_utils.exercises.transfer import check_freeze, check_notes_head
 from course_utils.lessons.architectures import FirstCNN
 from course_utils.lessons.receptive_field import receptive_field
-from course_utils.pipeline.calibration import expected_calibration_error, reliability
 
 CHECKERS = [
     check_output_at, check_offline_wait, check_output_size, check_exact_strides, check_blur_kernel,

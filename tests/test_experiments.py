@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.pipeline.experiments import SeedRuns, compare, run_seeds
+from course_utils.analysis.seeds import SeedRuns, compare, run_seeds
 
 
 def _noisy_run(seed: int) -> dict:

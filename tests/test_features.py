@@ -13,30 +13,30 @@ from torch.utils.data import DataLoader
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
-from course_utils.pipeline import features as features_module
-from course_utils.pipeline.backbone import head_module, inference_backbone
-from course_utils.pipeline.features import (
-    FeatureSet,
-    cached_features,
-    extract_features,
-    feature_key,
-    fit_head,
-)
-from course_utils.pipeline.models import (
+from course_utils.models.backbone import head_module, inference_backbone
+from course_utils.models.build import (
     OFFLINE_MODEL,
     build_model,
     head_of,
     preprocessing_for,
     record_head,
 )
-from course_utils.pipeline.training import evaluate, fit
-from course_utils.pipeline.transfer import (
+from course_utils.storage.checkpoints import load_checkpoint
+from course_utils.training.loop import evaluate, fit
+from course_utils.transfer import features as features_module
+from course_utils.transfer.features import (
+    FeatureSet,
+    cached_features,
+    extract_features,
+    feature_key,
+    fit_head,
+)
+from course_utils.transfer.recipe import (
     TransferConfig,
     checkpoint_extra,
     stage1_optimizer,
     stage2_optimizer,
 )
-from course_utils.storage.checkpoints import load_checkpoint
 
 
 @pytest.fixture(scope="module")

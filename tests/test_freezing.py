@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
-from course_utils.pipeline.freezing import (
+from course_utils.models.build import build_model
+from course_utils.transfer.freezing import (
     DEPTHS,
     FreezeExperiment,
     FreezeResult,
@@ -19,7 +20,6 @@ from course_utils.pipeline.freezing import (
     pick_per_class,
     summary_table,
 )
-from course_utils.pipeline.models import build_model
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""course_utils.pipeline.gradcam against Captum's LayerGradCam: same model, images, layer, classes."""
+"""course_utils.analysis.gradcam against Captum's LayerGradCam: same model, images, layer, classes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from course_utils.pipeline.gradcam import grad_cam
+from course_utils.analysis.gradcam import grad_cam
 
 captum_attr = pytest.importorskip("captum.attr", reason="captum is a test dependency (pip install -e .[dev])")
 
@@ -55,7 +55,7 @@ def test_pretrained_lite0_on_a_real_photo_matches_captum():
 
     from course_utils.data.transforms import TransformSettings, eval_transform
     from course_utils.lessons.pictures import SAMPLE_PHOTO
-    from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
+    from course_utils.models.build import OFFLINE_MODEL, build_model, preprocessing_for
 
     mean, std = preprocessing_for(OFFLINE_MODEL)
     transform = eval_transform(TransformSettings(image_size=160, resize_to=160, mean=mean, std=std))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.pipeline.lr_finder import lr_range_test
+from course_utils.training.lr_finder import lr_range_test
 
 
 class Quadratic(nn.Module):

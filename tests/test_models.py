@@ -10,9 +10,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.lessons.pictures import SAMPLE_PHOTO
-from course_utils.pipeline import efficientnet_lite
-from course_utils.pipeline.efficientnet_lite import SamePadConv2d, efficientnet_lite0
-from course_utils.pipeline.models import (
+from course_utils.models import efficientnet_lite
+from course_utils.models.build import (
     OFFLINE_MODEL,
     build_model,
     head_of,
@@ -21,7 +20,8 @@ from course_utils.pipeline.models import (
     trainable_parameters,
     unfreeze,
 )
-from course_utils.pipeline.training import fit
+from course_utils.models.efficientnet_lite import SamePadConv2d, efficientnet_lite0
+from course_utils.training.loop import fit
 
 # --- the offline backbone -----------------------------------------------------------------
 

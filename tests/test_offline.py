@@ -86,7 +86,7 @@ def route_flowers_download() -> str:
 
 
 def route_torchvision_weights() -> str:
-    from course_utils.pipeline.models import OFFLINE_MODEL, build_model
+    from course_utils.models.build import OFFLINE_MODEL, build_model
 
     with pytest.raises(RuntimeError, match=OFFLINE_MODEL) as refused:
         build_model("resnet18", 3)
@@ -94,7 +94,7 @@ def route_torchvision_weights() -> str:
 
 
 def route_offline_model() -> str:
-    from course_utils.pipeline.models import OFFLINE_MODEL, build_model
+    from course_utils.models.build import OFFLINE_MODEL, build_model
 
     build_model(OFFLINE_MODEL, 3)  # pretrained weights from the pip package: no network at all
     return f"{OFFLINE_MODEL} built with its pretrained weights"
@@ -132,7 +132,7 @@ def import_everything() -> None:
 
     import course_utils.data.digits  # noqa: F401
     import course_utils.data.flowers  # noqa: F401
-    import course_utils.pipeline.models  # noqa: F401
+    import course_utils.models.build  # noqa: F401
 
 
 def run_routes(names: list[str]) -> None:

@@ -12,22 +12,22 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from course_utils.data.flowers import find_flowers, flower_datasets, flower_loaders
-from course_utils.data.synthetic_flowers import species_names
-from course_utils.data.transforms import TransformSettings, eval_transform
-from course_utils.env import FLOWERS_ENV_VAR
-from course_utils.pipeline.evaluation import (
+from course_utils.analysis.plots import show_predictions
+from course_utils.analysis.predictions import (
     confused_pairs,
     predict,
     predict_image,
 )
-from course_utils.pipeline.models import OFFLINE_MODEL, build_model, preprocessing_for
-from course_utils.pipeline.plots import show_predictions
-from course_utils.pipeline.transfer import (
+from course_utils.data.flowers import find_flowers, flower_datasets, flower_loaders
+from course_utils.data.synthetic_flowers import species_names
+from course_utils.data.transforms import TransformSettings, eval_transform
+from course_utils.env import FLOWERS_ENV_VAR
+from course_utils.models.build import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.storage.checkpoints import check_compatible, load_checkpoint
+from course_utils.transfer.recipe import (
     TransferConfig,
     run_transfer,
 )
-from course_utils.storage.checkpoints import check_compatible, load_checkpoint
 
 matplotlib.use("Agg")
 

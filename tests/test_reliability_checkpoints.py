@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.pipeline.training import fit
 from course_utils.storage.checkpoints import check_compatible, load_checkpoint, save_checkpoint
+from course_utils.training.loop import fit
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 4
@@ -324,7 +324,7 @@ def test_a_crafted_file_in_the_weights_cache_runs_nothing(tmp_path, monkeypatch)
     cache with weights_only=False; the course must check the file first."""
     import torchvision
 
-    from course_utils.pipeline.models import build_model
+    from course_utils.models.build import build_model
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("COURSE_OFFLINE", "1")

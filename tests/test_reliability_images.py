@@ -21,9 +21,9 @@ import pytest
 import torch
 from PIL import Image
 
+from course_utils.analysis.predictions import predict_image
 from course_utils.data.flowers import FlowerFolder, find_flowers, flower_datasets, flower_loaders
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
-from course_utils.pipeline.evaluation import predict_image
 
 SETTINGS = TransformSettings(image_size=32)
 NAMES = {"1": "pink primrose", "2": "globe thistle", "3": "sweet pea"}

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.pipeline.training import fit
 from course_utils.storage.checkpoints import load_checkpoint
 from course_utils.storage.folders import PARTIAL_MARKER
+from course_utils.training.loop import fit
 
 SIZE = 32  # synthetic flowers this small draw in a couple of seconds
 
@@ -197,8 +197,8 @@ def test_the_resized_copy_is_built_once_and_reused(tmp_path, flower_folder):
 def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path, flower_folder):
     from course_utils.data.flowers import FlowerFolder
     from course_utils.data.transforms import TransformSettings, eval_transform
-    from course_utils.pipeline.features import cached_features
-    from course_utils.pipeline.models import record_head
+    from course_utils.models.build import record_head
+    from course_utils.transfer.features import cached_features
 
     root = flower_folder(tmp_path / "flowers", sizes=[(48, 40), (56, 40), (64, 40)])
     dataset = FlowerFolder(root / "train", eval_transform(TransformSettings(image_size=32)))

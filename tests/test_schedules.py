@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.pipeline.schedules import (
+from course_utils.training.schedules import (
     OPTIMIZERS,
     make_optimizer,
     make_schedule,

@@ -10,8 +10,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.env import run_context
-from course_utils.pipeline.training import History, evaluate, fit, train_mode
 from course_utils.storage.checkpoints import load_checkpoint
+from course_utils.training.loop import History, evaluate, fit, train_mode
 
 matplotlib.use("Agg")
 

@@ -302,7 +302,7 @@ def flower_loaders(
 
     Workers and pinned memory come from the run context (:meth:`RunContext.loader_kwargs`).
     Worker processes are started afresh every epoch: each epoch's workers then take their
-    random seeds from the loader's generator, which :func:`course_utils.pipeline.training.fit`
+    random seeds from the loader's generator, which :func:`course_utils.training.loop.fit`
     reseeds at the start of every epoch, so the random augmentation of epoch k is the same
     whether or not the run was resumed before it.
     """

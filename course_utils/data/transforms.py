@@ -7,7 +7,7 @@ you predict, get only the deterministic part: the same resize, crop and normalis
 
 ``image_size`` is a parameter (224 as in the notes; smaller in fast mode), and so are
 the normalisation constants: each pretrained backbone expects the statistics it was
-trained with (see :func:`course_utils.pipeline.models.preprocessing_for`).
+trained with (see :func:`course_utils.models.build.preprocessing_for`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Checkers for notebook 08 (what the network looks at): per-class accuracy and the most confused
 pair read from a confusion matrix, and Grad-CAM written by hand. The expected answers come from
-the course's own :mod:`course_utils.pipeline.confusion` and :mod:`course_utils.pipeline.gradcam`;
+the course's own :mod:`course_utils.analysis.confusion` and :mod:`course_utils.analysis.gradcam`;
 Grad-CAM is checked on a small CNN built here, so that a check takes milliseconds."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.analysis.confusion import per_class_accuracy, top_confusions
+from course_utils.analysis.gradcam import grad_cam
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
-from course_utils.pipeline.confusion import per_class_accuracy, top_confusions
-from course_utils.pipeline.gradcam import grad_cam
 
 __all__ = ["check_class_accuracy", "check_grad_cam_by_hand", "check_most_confused_pair"]
 
@@ -188,7 +188,7 @@ SLIPS = {
 def check_grad_cam_by_hand(grad_cam_by_hand: Callable[[nn.Module, nn.Module, torch.Tensor, int], torch.Tensor]
                            ) -> Verdict:
     """Check ``grad_cam_by_hand(model, layer, image, target)``: the raw Grad-CAM map ``(h, w)`` of
-    one image ``(3, H, W)`` for class ``target``, against :func:`course_utils.pipeline.gradcam.grad_cam`."""
+    one image ``(3, H, W)`` for class ``target``, against :func:`course_utils.analysis.gradcam.grad_cam`."""
     model, layer, images = _small_cnn()
     with torch.no_grad():
         ranked = model(images).argsort(dim=1, descending=True)

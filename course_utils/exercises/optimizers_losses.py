@@ -11,8 +11,8 @@ from numbers import Real
 import torch
 import torch.nn.functional as F
 
+from course_utils.analysis.calibration import expected_calibration_error, reliability
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
-from course_utils.pipeline.calibration import expected_calibration_error, reliability
 
 __all__ = ["check_adamw_step", "check_calibration_error", "check_smoothed_cross_entropy"]
 

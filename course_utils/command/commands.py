@@ -1,8 +1,8 @@
 """What the command line does: train (on one process or many), evaluate a checkpoint, predict images.
 
-:func:`train` is notebook 06's pipeline, run by :func:`~course_utils.pipeline.transfer.train_stage1`
-and :func:`~course_utils.pipeline.transfer.train_stage2` with a
-:class:`~course_utils.pipeline.transfer.TransferConfig`: the same recipe, the same
+:func:`train` is notebook 06's pipeline, run by :func:`~course_utils.transfer.recipe.train_stage1`
+and :func:`~course_utils.transfer.recipe.train_stage2` with a
+:class:`~course_utils.transfer.recipe.TransferConfig`: the same recipe, the same
 ``TrainingState`` checkpoints (``stage1.pt``, ``stage2.pt``) the notebook loads. Under
 ``torchrun`` every process runs it: rank 0 prepares the data and computes stage 1 on cached
 features alone (once; the others wait and then read its checkpoint), stage 2 (and stage 1 on
@@ -27,10 +27,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import course_utils
+from course_utils.analysis.predictions import Predictions, predict, predict_image
 from course_utils.context import RunContext
 from course_utils.data.flowers import FlowerFolder, find_flowers, flower_datasets
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
-from course_utils.pipeline.distributed import (
+from course_utils.models.build import build_model
+from course_utils.storage.checkpoints import TrainingState, check_compatible
+from course_utils.training.distributed import (
     barrier,
     check_agreement,
     distributed_job,
@@ -38,18 +41,15 @@ from course_utils.pipeline.distributed import (
     sharded_loaders,
     weights_digest,
 )
-from course_utils.pipeline.evaluation import Predictions, predict, predict_image
-from course_utils.pipeline.history import History
-from course_utils.pipeline.models import build_model
-from course_utils.pipeline.training import evaluate
-from course_utils.pipeline.transfer import (
+from course_utils.training.history import History
+from course_utils.training.loop import evaluate
+from course_utils.transfer.recipe import (
     TransferConfig,
     checkpoint_extra,
     skip_stage2,
     train_stage1,
     train_stage2,
 )
-from course_utils.storage.checkpoints import TrainingState, check_compatible
 
 __all__ = ["DATA_CHOICES", "EvaluationReport", "TrainReport", "evaluate_checkpoint", "per_class_report",
            "predict_images", "train"]
@@ -65,7 +65,7 @@ class TrainReport:
     stage2: History
     out_dir: Path
     weights: str
-    """:func:`~course_utils.pipeline.distributed.weights_digest` of the final weights, equal on every process."""
+    """:func:`~course_utils.training.distributed.weights_digest` of the final weights, equal on every process."""
     world_size: int = 1
     test_accuracy: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -122,7 +122,7 @@ def train(folder: str | None, config: TransferConfig, out_dir: str | Path, *, co
     """Notebook 06's two stages as a command; checkpoints ``stage1.pt`` and ``stage2.pt`` in ``out_dir``.
 
     Every process of a ``torchrun`` job calls this with the same arguments (checked: a process
-    with other settings or other files stops the job with :class:`~course_utils.pipeline.distributed.RanksDisagree`).
+    with other settings or other files stops the job with :class:`~course_utils.training.distributed.RanksDisagree`).
     ``config.batch_size`` is the global batch. ``resume`` skips a finished stage 1 and continues
     stage 2 from its last finished epoch, on any number of processes. ``out_dir`` and the data
     must be on a file system every process sees.

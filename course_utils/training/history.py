@@ -105,11 +105,11 @@ class History:
         return text + (" (interrupted)" if self.interrupted else "")
 
     def plot(self, title: str | None = None) -> Figure:
-        """Loss, accuracy and learning-rate curves side by side (:func:`course_utils.pipeline.plots.plot_history`).
+        """Loss, accuracy and learning-rate curves side by side (:func:`course_utils.analysis.plots.plot_history`).
 
         In a notebook: ``_ = history.plot()`` then ``plt.show()``.
         """
-        from course_utils.pipeline.plots import plot_history
+        from course_utils.analysis.plots import plot_history
 
         return plot_history(self, title)
 

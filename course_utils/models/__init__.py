@@ -1,4 +1,4 @@
-"""The training pipeline: models, the training loop, transfer learning, evaluation, plots.
+"""Models by name: one record per model, heads, the offline EfficientNet-Lites, ensembles, the frozen backbone.
 
 The map of every module, one line each, is the docstring of :mod:`course_utils`.
 """

@@ -10,7 +10,7 @@ adjusted rather than destroyed.
 
 One recipe: :class:`TransferConfig` holds its numbers, :func:`train_stage1` and
 :func:`train_stage2` are its two stages, and notebook 06, :func:`run_transfer`, the command
-line (``python -m course_utils train``, :mod:`course_utils.pipeline.cli`) and the benchmark's
+line (``python -m course_utils train``, :mod:`course_utils.command.main`) and the benchmark's
 course side all call them.
 """
 
@@ -25,15 +25,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_utils.analysis.predictions import predict
 from course_utils.data.flowers import FlowerFolder, FlowerSource, flower_datasets, flower_loaders
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.env import RunContext, current_context
-from course_utils.pipeline.evaluation import predict
-from course_utils.pipeline.features import cached_features, fit_head
-from course_utils.pipeline.history import History
-from course_utils.pipeline.models import build_model, head_parameters, preprocessing_for, unfreeze
-from course_utils.pipeline.training import fit
+from course_utils.models.build import build_model, head_parameters, preprocessing_for, unfreeze
 from course_utils.storage.checkpoints import TrainingState, check_compatible
+from course_utils.training.history import History
+from course_utils.training.loop import fit
+from course_utils.transfer.features import cached_features, fit_head
 
 __all__ = ["TransferConfig", "TransferResult", "checkpoint_extra", "run_transfer", "stage1_optimizer",
            "skip_stage2", "stage2_optimizer", "train_stage1", "train_stage2"]
@@ -65,7 +65,7 @@ class TransferConfig:
     # backbone and few epochs, augmentation cost accuracy on the real subset (README, "Flowers-102
     # results"). Stage 2 always trains on augmented images.
     stage1_augment: bool = False
-    # Stage 1 on the frozen backbone's features, computed once and cached (course_utils.pipeline.features),
+    # Stage 1 on the frozen backbone's features, computed once and cached (course_utils.transfer.features),
     # instead of a full backbone pass over every image in every epoch (the notes' way, False).
     stage1_features: bool = True
     batch_size: int = 32
@@ -85,7 +85,7 @@ class TransferConfig:
         """A clear error for settings that contradict each other, before any work is done."""
         if self.stage1_features and self.stage1_augment:
             raise ValueError("stage1_augment=True needs stage1_features=False: cached features are computed "
-                             "once, from un-augmented images (course_utils.pipeline.features can cache "
+                             "once, from un-augmented images (course_utils.transfer.features can cache "
                              "augmented views).")
 
     def transform_settings(self) -> TransformSettings:
@@ -116,7 +116,7 @@ def stage2_optimizer(
     The stage-1 optimizer only knew the head's parameters, so it is rebuilt over the head,
     its saved state (Adam's running averages) is loaded, and the unfrozen backbone joins
     as a second parameter group. Both groups then use ``config.stage2_lr``. BatchNorm layers
-    stay frozen (see :func:`course_utils.pipeline.models.unfreeze`). Returns (optimizer, StepLR).
+    stay frozen (see :func:`course_utils.models.build.unfreeze`). Returns (optimizer, StepLR).
     """
     config = config or TransferConfig()
     state = TrainingState.load(stage1_checkpoint)
@@ -141,7 +141,7 @@ def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: st
     ``sets["train"]`` and ``sets["valid"]`` are the data sets to train and validate on (give the
     training set the evaluation transform unless ``config.stage1_augment``). With
     ``config.stage1_features`` the backbone runs once and the head trains on the cached
-    features (:mod:`course_utils.pipeline.features`); otherwise every epoch runs the whole
+    features (:mod:`course_utils.transfer.features`); otherwise every epoch runs the whole
     model over the images, as the notes do: on ``loaders`` if given (the command's sharded
     loaders under ``torchrun``), else on ``flower_loaders(sets)``; ``resume`` continues that
     route's checkpoint. (Stage 1 on features takes seconds once the features are cached: it

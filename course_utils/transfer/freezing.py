@@ -18,7 +18,7 @@ so every depth sees the same pixels), the frozen part of the network runs once p
 (features for ``"head"``, the activations entering the last stage for ``"last stage"``), and
 every finished run is saved as a small JSON file, so running the experiment again (a second
 run of the notebook) loads the results instead of training. Validation accuracy is the best
-epoch's, as :func:`~course_utils.pipeline.training.fit` keeps it, for every depth alike.
+epoch's, as :func:`~course_utils.training.loop.fit` keeps it, for every depth alike.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from tqdm.auto import tqdm
 from course_utils.data.flowers import FlowerSource, flower_datasets
 from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.env import RunContext
-from course_utils.pipeline.models import build_model, head_parameters, preprocessing_for, unfreeze
-from course_utils.pipeline.training import fit
+from course_utils.models.build import build_model, head_parameters, preprocessing_for, unfreeze
+from course_utils.training.loop import fit
 
 __all__ = ["DEPTHS", "FreezeExperiment", "FreezeResult", "LitePrefix", "LiteSuffix", "conclusion", "last_stage",
            "pick_per_class",
@@ -134,7 +134,7 @@ class LiteSuffix(nn.Module):
 class FreezeExperiment:
     """Images per class × depth × seed, on one flower folder; results saved in ``results_dir``.
 
-    The model is built with :func:`~course_utils.pipeline.models.build_model` (an
+    The model is built with :func:`~course_utils.models.build.build_model` (an
     EfficientNet-Lite: its last stage is cached, see :func:`last_stage`). Stage 1 (the head)
     trains up to ``head_epochs`` epochs with Adam at ``head_lr``, stopping after ``patience``
     epochs without improvement; ``"last stage"`` and ``"all"`` then train ``finetune_epochs``

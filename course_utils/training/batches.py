@@ -1,4 +1,4 @@
-"""The small steps of :func:`course_utils.pipeline.training.fit`: argument checks, batches, losses.
+"""The small steps of :func:`course_utils.training.loop.fit`: argument checks, batches, losses.
 
 Kept apart so that ``fit`` reads as the loop it is: check the arguments
 (:func:`check_fit_arguments`), unpack each batch (:func:`unpack_batch`) and move it to the

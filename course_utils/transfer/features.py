@@ -8,12 +8,12 @@ identical backbone passes. This module pays for one:
    ``torch.inference_mode()``, and keeps what enters the head: one feature vector per image
    (1,280 numbers for EfficientNet-Lite0). Since nothing trains in this pass, it can take
    shortcuts that training cannot: BatchNorm folded into the convolutions, ``channels_last``
-   images, no autograd bookkeeping (:mod:`course_utils.pipeline.backbone`). The result is saved under
+   images, no autograd bookkeeping (:mod:`course_utils.models.backbone`). The result is saved under
    ``data_dir()/cache/features/`` with a name (a *key*) computed from the backbone's weights,
    the image files and the transform, so the next run loads it in a second, and any change to
    those three computes it afresh.
 2. :func:`fit_head` trains the model's own head on those vectors with the course's
-   :func:`~course_utils.pipeline.training.fit`: an epoch over 1,000 vectors takes milliseconds.
+   :func:`~course_utils.training.loop.fit`: an epoch over 1,000 vectors takes milliseconds.
    The head that trains *is* the model's head (the same parameters), so when it is done the
    full model is ready for stage 2, checkpoints and evaluation as if stage 1 had run on images;
    with ``checkpoint=`` a stage-1 checkpoint in ``fit``'s format is written for the full model.
@@ -45,12 +45,12 @@ import torch
 from torch import nn
 
 from course_utils.env import RunContext, current_context, seed_everything
-from course_utils.pipeline.backbone import checked_backbone, head_module, inference_backbone
-from course_utils.pipeline.history import History
-from course_utils.pipeline.models import head_of
-from course_utils.pipeline.training import batches_in, fit, uses_channels_last
+from course_utils.models.backbone import checked_backbone, head_module, inference_backbone
+from course_utils.models.build import head_of
 from course_utils.storage.cache import cache_key, cached_tensors, file_fingerprints
 from course_utils.storage.checkpoints import TrainingState
+from course_utils.training.history import History
+from course_utils.training.loop import batches_in, fit, uses_channels_last
 
 __all__ = ["FeatureBatches", "FeatureSet", "cached_features", "extract_features", "feature_key", "fit_head"]
 
@@ -69,11 +69,11 @@ def extract_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One pass of ``model``'s backbone over ``loader``: ``(features (N, D) float32, labels (N,))`` on the CPU.
 
-    The features are what enters the head that :func:`~course_utils.pipeline.models.build_model`
-    recorded. They are computed by :func:`~course_utils.pipeline.backbone.inference_backbone`, a
+    The features are what enters the head that :func:`~course_utils.models.build.build_model`
+    recorded. They are computed by :func:`~course_utils.models.backbone.inference_backbone`, a
     copy of the model without its head, in evaluation mode and under ``torch.inference_mode()``,
     at the context's precision and memory layout. ``model`` itself is not changed. On the first
-    batch the backbone is checked against the model (:func:`~course_utils.pipeline.backbone.checked_backbone`).
+    batch the backbone is checked against the model (:func:`~course_utils.models.backbone.checked_backbone`).
     """
     context = context or current_context()
     device = context.device

@@ -1,6 +1,6 @@
 """The frozen backbone for inference: the model without its head, BatchNorm folded into convolutions.
 
-Stage 1 on cached features (:mod:`course_utils.pipeline.features`) runs the frozen backbone once
+Stage 1 on cached features (:mod:`course_utils.transfer.features`) runs the frozen backbone once
 over every image and keeps what enters the head. Since nothing trains in that pass, it can take
 shortcuts that training cannot: :func:`inference_backbone` copies the model, replaces the head
 by an ``Identity`` and folds every ``BatchNorm2d`` into the convolution before it;
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from course_utils.pipeline.models import head_of
+from course_utils.models.build import head_of
 
 __all__ = ["checked_backbone", "head_module", "inference_backbone"]
 

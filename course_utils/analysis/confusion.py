@@ -13,7 +13,7 @@ readable:
   (:func:`show_confusion_examples`).
 
 ``matrix[t, p]`` counts the images of true class ``t`` predicted as ``p``
-(:func:`course_utils.pipeline.evaluation.confusion_matrix` builds it from predictions).
+(:func:`course_utils.analysis.predictions.confusion_matrix` builds it from predictions).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _checked(matrix: torch.Tensor | np.ndarray) -> torch.Tensor:
         raise ValueError(f"A confusion matrix is square (classes × classes); got shape {tuple(matrix.shape)}.")
     if matrix.is_floating_point() or (matrix < 0).any():
         raise ValueError("A confusion matrix holds counts (non-negative integers): build it with "
-                         "course_utils.pipeline.evaluation.confusion_matrix(predictions, num_classes).")
+                         "course_utils.analysis.predictions.confusion_matrix(predictions, num_classes).")
     return matrix.long()
 
 

@@ -1,7 +1,7 @@
 """The command line: ``python -m course_utils {train,evaluate,predict} ...`` (also ``cnn-course``).
 
 This module only reads the arguments and decides the run context (once, at the top); the work
-is :mod:`course_utils.pipeline.commands`'. Under ``torchrun`` every process runs the same
+is :mod:`course_utils.command.commands`'. Under ``torchrun`` every process runs the same
 command; see :func:`build_parser` for the options and README.md for the multi-GPU and
 multi-node commands.
 """
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from course_utils.context import RunContext
-from course_utils.pipeline.transfer import TransferConfig
+from course_utils.transfer.recipe import TransferConfig
 
 __all__ = ["build_parser", "main"]
 
@@ -163,7 +163,7 @@ def _context(args: argparse.Namespace) -> RunContext:
 
 
 def _train(args: argparse.Namespace, context: RunContext) -> None:
-    from course_utils.pipeline.commands import train
+    from course_utils.command.commands import train
 
     if args.stage1_augment and not args.stage1_on_images:
         raise ValueError("--stage1-augment needs --stage1-on-images: cached features are computed once, "
@@ -190,7 +190,7 @@ def _limits(per_split: int | None, train: int | None) -> int | dict[str, int] | 
 
 
 def _evaluate(args: argparse.Namespace, context: RunContext) -> None:
-    from course_utils.pipeline.commands import evaluate_checkpoint
+    from course_utils.command.commands import evaluate_checkpoint
 
     report = evaluate_checkpoint(args.checkpoint, args.folder, split=args.split, batch_size=args.batch_size,
                                  context=context)
@@ -205,7 +205,7 @@ def _evaluate(args: argparse.Namespace, context: RunContext) -> None:
 
 
 def _predict(args: argparse.Namespace, context: RunContext) -> None:
-    from course_utils.pipeline.commands import predict_images
+    from course_utils.command.commands import predict_images
 
     for image, ranked in predict_images(args.checkpoint, args.images, k=args.k, context=context).items():
         print(image)
@@ -215,7 +215,7 @@ def _predict(args: argparse.Namespace, context: RunContext) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; 0 on success, 2 with a one-line error for input that cannot work."""
-    from course_utils.pipeline.distributed import RanksDisagree
+    from course_utils.training.distributed import RanksDisagree
 
     args = build_parser().parse_args(argv)
     try:

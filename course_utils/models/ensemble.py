@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.pipeline.models import remove_classifier
+from course_utils.models.build import remove_classifier
 
 __all__ = ["BackboneEnsemble", "member_names"]
 
@@ -44,7 +44,7 @@ class BackboneEnsemble(nn.Module):
 
     ``members`` maps a name to a model whose classifier :func:`remove_classifier` took out, so
     that it returns its feature vector. ``fc`` starts as a 1,000-class layer, like a pretrained
-    model's, for :func:`~course_utils.pipeline.models.build_model` to replace.
+    model's, for :func:`~course_utils.models.build.build_model` to replace.
     """
 
     def __init__(self, members: dict[str, nn.Module], widths: list[int], dropout: float = 0.0) -> None:

@@ -56,7 +56,7 @@ def predict(model: nn.Module, loader: Iterable, *, context: RunContext | None = 
     The images go through the model as ``fit`` validates them: on the context's device, in its
     memory layout and precision.
     """
-    from course_utils.pipeline.training import uses_channels_last
+    from course_utils.training.loop import uses_channels_last
 
     context = context or current_context()
     layout = torch.channels_last if uses_channels_last(model, context) else torch.preserve_format
