@@ -9,7 +9,7 @@ is there) it measures, in one run:
   ``train_model`` on images against :mod:`course_utils.transfer.features` (one backbone pass, then the
   head on cached features), from a cold cache and again from the warm one;
 - **stage 2** (every layer trains, ``--stage2-epochs`` epochs): ``train_model`` against
-  the course's stage 2 (:func:`course_utils.transfer.recipe.train_stage2`, ``fit`` under the run context);
+  the course's stage 2 (:func:`course_utils.transfer.stages.train_stage2`, ``fit`` under the run context);
 
 and prints wall time, images/s, peak memory, the fraction of time spent waiting for data,
 the best validation accuracy of each side, and the ratios against the targets.
@@ -26,6 +26,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -138,7 +139,8 @@ def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir:
     from benchmarks.resized_cache import resized_copy
     from benchmarks.timing import time_image_pipeline
     from course_utils.data.transforms import eval_transform, train_transform
-    from course_utils.models.build import OFFLINE_MODEL, build_model
+    from course_utils.models.build import build_model
+    from course_utils.models.registry import OFFLINE_MODEL
 
     out: dict = {"data": data.name, "train_images": len(data.train), "valid_images": len(data.valid),
                  "classes": len(data.classes), "results": [], "load_before": load_average()}
@@ -174,7 +176,7 @@ def run_dataset(data: BenchData, cfg: Config, args: argparse.Namespace, workdir:
 
     steps = args.ceiling_steps if args.ceiling_steps is not None else (20 if cfg.device.type == "cuda" else 3)
     if not args.stage1_only and steps > 0:
-        model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=False)
+        model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=False, context=cfg.context)
         cl, dtype = cfg.context.channels_last, cfg.context.amp_dtype
         settings = [(cl, dtype)]
         if (cl, dtype) != (False, None):
@@ -334,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     context = run_context(device=args.device, num_workers=args.workers,
                           channels_last={"auto": None, "on": True, "off": False}[args.channels_last])
+    if args.no_progress:
+        context = dataclasses.replace(context, progress="off")
     device = context.device
     cfg = Config(
         image_size=args.image_size or (224 if device.type == "cuda" else 96),

@@ -28,9 +28,12 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 
+from course_utils.context import RunContext
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.transforms import TransformSettings, eval_transform
-from course_utils.models.build import OFFLINE_MODELS, build_model, preprocessing_for
+from course_utils.env import run_context
+from course_utils.models.build import build_model
+from course_utils.models.registry import OFFLINE_MODELS, preprocessing_for
 from course_utils.transfer.features import cached_features
 
 __all__ = ["backbone_features", "fit_probe", "main", "paired_noise"]
@@ -38,19 +41,19 @@ __all__ = ["backbone_features", "fit_probe", "main", "paired_noise"]
 WEIGHT_DECAYS = (1e-5, 1e-4, 1e-3)
 
 
-def backbone_features(folder: str, name: str, size: int) -> dict[str, torch.Tensor]:
+def backbone_features(folder: str, name: str, size: int, context: RunContext) -> dict[str, torch.Tensor]:
     """``train``/``valid`` features of ``name`` at ``size`` px, as is and mirrored: (2, N, D) each, and labels."""
     mean, std = preprocessing_for(name)
     plain = eval_transform(TransformSettings(image_size=size, resize_to=size, mean=mean, std=std))
     mirrored = T.Compose([plain, T.RandomHorizontalFlip(p=1.0)])
-    model = build_model(name, 102)
+    model = build_model(name, 102, context=context)
     sets = flower_datasets(folder, plain, plain)  # one scan of the folder; the transform is swapped below
     found: dict[str, torch.Tensor] = {}
     for split in ("train", "valid"):
         views = []
         for transform in (plain, mirrored):
             sets[split].transform = transform  # part of the cache key: each view is cached on its own
-            features = cached_features(model, sets[split], desc=f"{name} {split}")
+            features = cached_features(model, sets[split], desc=f"{name} {split}", context=context)
             views.append(features.features[0])
         found[split], found[f"{split}_labels"] = torch.stack(views), features.labels
     return found
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    features = {name: backbone_features(args.folder, name, args.size) for name in OFFLINE_MODELS}
+    context = run_context()
+    features = {name: backbone_features(args.folder, name, args.size, context) for name in OFFLINE_MODELS}
     print(f"features of {len(OFFLINE_MODELS)} backbones at {args.size} px, as is and mirrored: "
           f"{time.perf_counter() - started:.0f} s")
     y, y_valid = features[OFFLINE_MODELS[0]]["train_labels"], features[OFFLINE_MODELS[0]]["valid_labels"]

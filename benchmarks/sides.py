@@ -19,15 +19,11 @@ from benchmarks.timing import TimedLoader
 from course_utils.data.flowers import FlowerFolder, flower_loaders, load_class_names
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.env import RunContext, run_context, seed_everything
-from course_utils.models.build import OFFLINE_MODEL, build_model, preprocessing_for
+from course_utils.models.build import build_model
+from course_utils.models.registry import OFFLINE_MODEL, preprocessing_for
 from course_utils.training.loop import evaluate
-from course_utils.transfer.recipe import (
-    TransferConfig,
-    checkpoint_extra,
-    stage1_optimizer,
-    train_stage1,
-    train_stage2,
-)
+from course_utils.transfer.recipe import TransferConfig, model_card, stage1_optimizer
+from course_utils.transfer.stages import train_stage1, train_stage2
 
 
 @dataclass
@@ -57,7 +53,7 @@ class Config:
         return TransferConfig(model_name=OFFLINE_MODEL, image_size=self.image_size, batch_size=self.batch_size,
                               stage1_epochs=self.stage1_epochs, stage2_epochs=self.stage2_epochs,
                               stage1_lr=self.stage1_lr, stage2_lr=self.stage2_lr, step_size=7, gamma=0.1,
-                              stage2_batchnorm=self.train_batchnorm, seed=self.seed, progress=False)
+                              stage2_batchnorm=self.train_batchnorm, seed=self.seed)
 
     @property
     def settings(self) -> TransformSettings:
@@ -217,12 +213,12 @@ class CourseState:
 
 def course_stage1(data: BenchData, cfg: Config, workdir: Path, cache_dir: Path, *,
                   label: str = "course", check: bool = False) -> tuple[SideResult, CourseState]:
-    """The course's stage 1 (:func:`~course_utils.transfer.recipe.train_stage1`): features once, then the head."""
+    """The course's stage 1 (:func:`~course_utils.transfer.stages.train_stage1`): features once, then the head."""
     seed_everything(cfg.seed)
     settings = cfg.settings
     sets = course_datasets(data, eval_transform(settings), eval_transform(settings))
-    model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=True)
-    extra = checkpoint_extra(OFFLINE_MODEL, sets["train"], settings)
+    model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=True, context=cfg.context)
+    extra = model_card(OFFLINE_MODEL, sets["train"], settings)
     checkpoint = workdir / f"{label.replace(' ', '-').replace(',', '')}-stage1.pt"
     cached_before = set(cache_dir.glob("*.pt"))
     peak = PeakMemory(cfg.device).start()
@@ -254,7 +250,7 @@ def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: 
     seed_everything(cfg.seed)
     settings = cfg.settings
     sets = course_datasets(data, train_transform(settings), eval_transform(settings))
-    model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=True)
+    model = build_model(OFFLINE_MODEL, len(data.classes), feature_extract=True, context=cfg.context)
     optimizer, scheduler = stage1_optimizer(model, cfg.recipe())
     peak = PeakMemory(cfg.device).start()
     started = time.perf_counter()
@@ -277,7 +273,7 @@ def course_stage1_views(data: BenchData, cfg: Config, workdir: Path, cache_dir: 
 
 
 def course_stage2(data: BenchData, cfg: Config, workdir: Path, state: CourseState) -> SideResult:
-    """The course's stage 2 (:func:`~course_utils.transfer.recipe.train_stage2`): fit with the run context's
+    """The course's stage 2 (:func:`~course_utils.transfer.stages.train_stage2`): fit with the run context's
     workers, ``channels_last`` and mixed precision where they pay, no host syncs."""
     seed_everything(cfg.seed)
     settings = cfg.settings

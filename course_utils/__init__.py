@@ -1,11 +1,14 @@
 """Helpers for the course's notebooks: the map.
 
-Three parts that barely touch, plus two small modules every part uses. Import modules by
+Rooms that each change for one reason, plus a few small modules every room uses. Imports go
+one way: ``models`` ← ``training`` ← ``transfer`` ← ``command``; ``analysis`` reads models and data
+and imports no training code. Import modules by
 name (``from course_utils.lessons.conv import conv_geometry``); importing the package itself
 loads nothing heavy.
 
 ``env``                               the run context, decided once: device, precision, workers, data folder, fast/offline
 ``context``                           the ``RunContext`` class that ``env.run_context`` fills (ranks under torchrun too)
+``progress``                          progress in a log file: a plain line every tenth of a long step
 ``__main__``                          ``python -m course_utils train|evaluate|predict``: the command line
 ``arguments``                         argument checks and error quoting shared by every part
 
@@ -30,30 +33,46 @@ loads nothing heavy.
   ``data.synthetic_flowers``          the offline default flowers, drawn locally
   ``data.transforms``                 the notes' augmentation and the evaluation transform
 
-``pipeline/`` — training and transfer learning (05–06, the command, the benchmark)
-  ``pipeline.training``               ``fit``: the notes' ``train_model`` grown up
-  ``pipeline.steps``                  ``fit``'s small steps: argument checks, batches, losses, resume checks
-  ``pipeline.distributed``            torchrun: process group, DDP, sharded loaders, metrics over all ranks
-  ``pipeline.history``                what a run measured, epoch by epoch
-  ``pipeline.randomness``             random generators saved and restored for exact resumes
-  ``pipeline.models``                 pretrained models by name, with a recorded new head
-  ``pipeline.efficientnet_lite``      the offline ImageNet backbone
-  ``pipeline.ensemble``               several backbones, one head on all their features (``"a+b"``)
-  ``pipeline.backbone``               the frozen backbone for inference (head removed, BatchNorm folded)
-  ``pipeline.features``               stage 1 on cached backbone features
-  ``pipeline.transfer``               the two-stage recipe: one config, two stage functions
-  ``pipeline.freezing``               how much to freeze for how much data: the experiment runner (06)
-  ``pipeline.schedules``              optimizers and learning-rate schedules by name (07)
-  ``pipeline.lr_finder``              the learning-rate range test (07)
-  ``pipeline.calibration``            expected calibration error, reliability diagram, temperature scaling (07)
-  ``pipeline.experiments``            several seeds per setting: mean, spread, and "within the noise?" (07)
-  ``pipeline.evaluation``             accuracy, top-5, confusions, one photo's prediction
-  ``pipeline.plots``                  plots of data batches, histories and predictions
-  ``pipeline.confusion``              a readable confusion matrix: per-class accuracy, confused pairs (08)
-  ``pipeline.gradcam``                Grad-CAM: where the network looked (08)
-  ``pipeline.activations``            feature maps captured with hooks, first-layer kernels as pictures (08)
-  ``pipeline.cli``                    the command line's arguments and help (``cnn-course``)
-  ``pipeline.commands``               train (one process or many), evaluate a checkpoint, predict images
+``models/`` — pretrained networks by name (06–08, the command)
+  ``models.registry``                 one record per model: normalisation, input size, classifier, offline or not
+  ``models.build``                    ``build_model``: a pretrained network by name with a new head
+  ``models.heads``                    find, replace, record and freeze around a model's head
+  ``models.efficientnet_lite``        the offline ImageNet backbones (Lite0, Lite1, Lite2)
+  ``models.ensemble``                 several backbones, one head on all their features (``"a+b"``)
+  ``models.backbone``                 the frozen backbone for inference (head removed, BatchNorm folded)
+  ``models.stages``                   a backbone cut before its last stage (EfficientNet-Lite, ResNet)
+  ``models.forward``                  running a model on the context's device: layout, precision, no autograd
+
+``training/`` — the training loop and what it needs (05–08)
+  ``training.loop``                   ``fit``: the notes' ``train_model`` grown up; ``evaluate``
+  ``training.batches``                ``fit``'s small steps: argument checks, batches, losses
+  ``training.history``                what a run measured, epoch by epoch
+  ``training.resume``                 the one checkpoint builder, and resuming from it
+  ``training.randomness``             random generators saved and restored for exact resumes
+  ``training.distributed``            torchrun: process group, DDP, sharded loaders, metrics over all ranks
+  ``training.schedules``              optimizers and learning-rate schedules by name (07)
+  ``training.lr_finder``              the learning-rate range test (07)
+
+``transfer/`` — transfer learning: the capstone's recipe (06, the command, the benchmark)
+  ``transfer.recipe``                 ``TransferConfig``: every number of the recipe, once; its two optimizers
+  ``transfer.features``               stage 1 on cached backbone features
+  ``transfer.stages``                 stage 1 and stage 2, each one call
+  ``transfer.run``                    ``run_transfer``: the one orchestrator of the whole recipe
+  ``transfer.freezing``               how much to freeze for how much data: the experiment's grid (06)
+
+``analysis/`` — what a trained model tells (06–08); imports no training code
+  ``analysis.predictions``            predictions on a data set and on one photo, accuracy, top-5
+  ``analysis.confusion``              the confusion matrix made readable: per-class scores, confused pairs (08)
+  ``analysis.plots``                  plots of data batches, histories and predictions
+  ``analysis.calibration``            expected calibration error, reliability diagram, temperature scaling (07)
+  ``analysis.gradcam``                Grad-CAM: where the network looked (08)
+  ``analysis.activations``            feature maps captured with hooks, first-layer kernels as pictures (08)
+  ``analysis.seeds``                  several seeds per setting, and the course's one rule for "within the noise"
+
+``command/`` — ``python -m course_utils`` (``cnn-course``)
+  ``command.options``                 the options, generated from ``TransferConfig``'s fields
+  ``command.main``                    parse, decide the context, run; one-line errors
+  ``command.from_checkpoint``         evaluate a checkpoint, predict image files
 
 ``exercises/`` — checkers for the exercises at the end of each notebook
   ``exercises.verdict``               what every checker shares: NotDone, Verdict, the @checker decorator

@@ -5,15 +5,22 @@
 - a "model" that is not an ``nn.Module``, or an input shape that is not one example's shape,
   gets a message that says what to pass instead (:func:`require_module`,
   :func:`require_input_size`);
-- an error from a library is quoted by its first line only (:func:`first_line`).
+- an error from a library is quoted by its first line only (:func:`first_line`);
+- a warning points at the learner's own call, not at the line inside the course that raised it
+  (:func:`warn_caller`).
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["first_line", "require_input_size", "require_int", "require_module", "require_square"]
+__all__ = ["first_line", "require_input_size", "require_int", "require_module", "require_square", "warn_caller"]
+
+_PACKAGE = str(Path(__file__).resolve().parent)
 
 
 def require_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -69,3 +76,16 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message (or its type's name when it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the first caller outside ``course_utils``.
+
+    Python shows a warning with the file and line that raised it; inside the course that is an
+    internal line a learner cannot act on. The warning is reported at the learner's own call
+    instead (a notebook cell, a script), the way ``stacklevel`` would if its depth were known.
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)

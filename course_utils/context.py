@@ -45,11 +45,10 @@ class RunContext:
     """Never try the network."""
     flowers_dir: Path | None = None
     """A folder of flowers in the notes' layout chosen by the learner, if any."""
-    text_progress: bool = False
-    """Plain-text progress bars instead of notebook widgets (a command on a terminal)."""
-    bars: bool = True
-    """Progress bars at all. A command whose output goes to a file (not a terminal), and every
-    process of a distributed job but the first, print plain lines instead."""
+    progress: str = "notebook"
+    """How progress is shown: ``"notebook"`` (tqdm's widgets), ``"terminal"`` (text bars, a command
+    on a terminal), ``"log"`` (a command whose output goes to a file: a plain line every tenth of a
+    long step) or ``"off"`` (every process of a distributed job but the first)."""
     rank: int = 0
     """This process's number in a distributed job (``torchrun``'s ``RANK``), 0 when alone."""
     world_size: int = 1
@@ -96,17 +95,38 @@ class RunContext:
         """
         return {"num_workers": self.num_workers, "pin_memory": self.pin_memory}
 
-    def progress_bar(self, **kwargs: Any) -> Any:
-        """A tqdm progress bar: a widget in a notebook (``tqdm.auto``), or plain text.
+    @property
+    def bars(self) -> bool:
+        """True when progress is drawn as bars (a notebook or a terminal)."""
+        return self.progress in ("notebook", "terminal")
 
-        Disabled when this context shows no bars (:attr:`bars`), whatever ``disable`` says.
+    def progress_bar(self, **kwargs: Any) -> Any:
+        """A progress bar as this context shows progress (see :attr:`progress`): every bar of the
+        course is made here. Takes tqdm's arguments; ``disable=True`` hides it whatever the context.
         """
-        if self.text_progress:
+        if self.progress == "log":
+            from course_utils.progress import LineProgress
+
+            return LineProgress(**kwargs)
+        if self.progress == "terminal":
             from tqdm.std import tqdm
         else:
             from tqdm.auto import tqdm
-        kwargs["disable"] = bool(kwargs.get("disable", False)) or not self.bars
+        kwargs["disable"] = bool(kwargs.get("disable", False)) or self.progress == "off"
         return tqdm(**kwargs)
+
+    def is_online(self, host: str = "download.pytorch.org", port: int = 443, timeout: float = 2.0) -> bool:
+        """True when downloads may be tried: not :attr:`offline`, and a TCP connection to ``host``
+        opens within ``timeout`` seconds. Never hangs: a blocked or absent network answers False."""
+        import socket
+
+        if self.offline:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            return False
 
     def pick(self, full: T, fast: T) -> T:
         """``full`` normally and ``fast`` in fast mode: ``EPOCHS = context.pick(full=10, fast=1)``."""

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOWNLOAD_STALL_SECONDS",
+    "FLOWERS_ENV_VAR",
+    "PRECISIONS",
     "RunContext",
     "cpu_count",
     "current_context",
@@ -45,6 +47,7 @@ __all__ = [
     "reset_context",
     "run_context",
     "seed_everything",
+    "shown_path",
     "stall_timeout",
     "use_context",
 ]
@@ -107,8 +110,8 @@ def run_context(
       **flowers_dir**: ``COURSE_FLOWERS_DIR``.
     - **rank, world_size, local_rank**: ``torchrun``'s ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
       (0, 1, 0 without it); each process of a distributed job on CUDA uses ``cuda:LOCAL_RANK``.
-    - **command**: a command-line run (not a notebook): plain-text bars, and only when stdout is
-      a terminal (a log file gets one line per epoch); in a distributed job rank 0 alone shows them.
+    - **command**: a command-line run (not a notebook): text bars on a terminal, plain lines every
+      tenth of a long step when stdout is a file (a log); in a distributed job rank 0 alone shows them.
     """
     rank, world_size, local_rank = _place_in_job()
     resolved = _device(device, local_rank if world_size > 1 else None)
@@ -136,12 +139,20 @@ def run_context(
         fast=fast,
         offline=_flag(OFFLINE_ENV_VAR) if offline is None else bool(offline),
         flowers_dir=Path(flowers).expanduser() if flowers is not None else None,
-        text_progress=command,
-        bars=rank == 0 and (not command or sys.stdout.isatty()),
+        progress=_progress(rank, command),
         rank=rank,
         world_size=world_size,
         local_rank=local_rank,
     )
+
+
+def _progress(rank: int, command: bool) -> str:
+    """Widgets in a notebook; bars on a terminal; plain lines in a log file; rank 0 alone shows any."""
+    if rank != 0:
+        return "off"
+    if not command:
+        return "notebook"
+    return "terminal" if sys.stdout.isatty() else "log"
 
 
 def _place_in_job() -> tuple[int, int, int]:
@@ -276,6 +287,24 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a learner's output should show it: ``~/...`` inside the home folder, else relative
+    to the working folder when that is short (``../../shared/flowers``), else the folder's name.
+
+    Committed outputs are read on GitHub by people on other machines: they should not carry this
+    machine's absolute paths.
+    """
+    path = Path(path).expanduser().resolve()
+    home = Path.home().resolve()
+    if path == home or home in path.parents:
+        return "~/" + path.relative_to(home).as_posix()
+    try:
+        relative = Path(os.path.relpath(path, Path.cwd()))
+    except ValueError:  # another drive (Windows)
+        return f".../{path.name}"
+    return relative.as_posix() if relative.parts.count("..") <= 3 else f".../{path.name}"
+
+
 def repo_root() -> Path | None:
     """The course checkout this package was installed from, if it was installed editable."""
     root = Path(__file__).resolve().parent.parent
@@ -283,18 +312,12 @@ def repo_root() -> Path | None:
 
 
 def is_online(host: str = "download.pytorch.org", port: int = 443, timeout: float = 2.0) -> bool:
-    """True when a TCP connection to ``host`` opens within ``timeout`` seconds.
+    """The current context's :meth:`~course_utils.context.RunContext.is_online` (notebooks, data sources).
 
     Never hangs: a blocked or absent network answers False within the timeout. An offline
     context (``COURSE_OFFLINE=1``) answers False without trying.
     """
-    if current_context().offline:
-        return False
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return current_context().is_online(host, port, timeout)
 
 
 DOWNLOAD_STALL_SECONDS = 60.0
@@ -347,7 +370,7 @@ def environment_report(context: RunContext | None = None) -> dict[str, str]:
         "device": device_text,
         "CPU threads": str(torch.get_num_threads()),
         "network": "online" if is_online() else "offline",
-        "data folder": str(context.data_dir),
+        "data folder": shown_path(context.data_dir),
         "mode": "fast (COURSE_FAST=1)" if context.fast else "full",
     }
 

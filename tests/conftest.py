@@ -31,6 +31,14 @@ def fresh_run_context():
 
 
 @pytest.fixture
+def context():
+    """A run context on the CPU, as the environment describes it (data folder, fast mode, offline)."""
+    from course_utils.env import run_context
+
+    return run_context(device="cpu")
+
+
+@pytest.fixture
 def command_env(monkeypatch, tmp_path):
     """This process as the command (``python -m course_utils``) sees it: its own data folder,
     offline, on the CPU, not part of a torchrun job. Returns ``tmp_path``."""

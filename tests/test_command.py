@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.command.commands import evaluate_checkpoint
+from course_utils.command.from_checkpoint import evaluate_checkpoint
 from course_utils.command.main import main
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers, species_names
@@ -76,7 +76,7 @@ def digest_line(stdout: str) -> tuple[str, int]:
     return found.group(1), int(found.group(2))
 
 
-def test_two_processes_train_one_model_whose_checkpoint_the_notebook_loads(two_processes, flowers, command_env):
+def test_two_processes_train_one_model_whose_checkpoint_the_notebook_loads(two_processes, flowers, command_env, context):
     # Both ranks ended with the same weights (each rank's digest is gathered and compared in the
     # job), and they are the checkpoint's best weights.
     digest, ranks = digest_line(two_processes["first"])
@@ -85,7 +85,7 @@ def test_two_processes_train_one_model_whose_checkpoint_the_notebook_loads(two_p
     assert saved.epoch == 1 and len(saved.history["val_acc"]) == 1
 
     # Notebook 06's code loads it.
-    model = build_model(saved.extra["model_name"], saved.extra["num_classes"], pretrained=False)
+    model = build_model(saved.extra["model_name"], saved.extra["num_classes"], pretrained=False, context=context)
     model.load_state_dict(saved.state_dict)
     names = flower_datasets(flowers)["train"].class_names
     check_compatible(saved.to_dict(), model_name="efficientnet_lite0", class_names=names)
@@ -153,8 +153,8 @@ def test_evaluate_and_predict_subcommands(two_processes, flowers, command_env, c
     report = evaluate_checkpoint(checkpoint, flowers, context=run_context())
     assert f"accuracy {report.accuracy:.4f}  top-5 {report.top5:.4f}" in out
     assert all(name in out for name in species_names())
-    assert sum(row["images"] for row in report.per_class) == VALID_IMAGES
-    assert sum(row["correct"] for row in report.per_class) == round(report.accuracy * VALID_IMAGES)
+    assert sum(score.total for score in report.per_class) == VALID_IMAGES
+    assert sum(score.correct for score in report.per_class) == round(report.accuracy * VALID_IMAGES)
 
     assert main(["evaluate", str(checkpoint)]) == 0  # the data it was trained on, recorded in the checkpoint
     assert f"accuracy {report.accuracy:.4f}" in capsys.readouterr().out
@@ -167,17 +167,73 @@ def test_evaluate_and_predict_subcommands(two_processes, flowers, command_env, c
     assert {r[1] for r in ranked} <= set(species_names())
     assert [float(r[2]) for r in ranked[:5]] == sorted((float(r[2]) for r in ranked[:5]), reverse=True)
 
-    assert main(["predict", str(checkpoint), str(flowers / "no-such.jpg")]) == 2
-    assert main(["evaluate", str(checkpoint), str(flowers), "--split", "train"]) == 2
+    assert main(["evaluate", str(checkpoint), str(flowers), "--split", "train"]) == 1
     assert "no 'train' split to evaluate" in capsys.readouterr().err
 
 
+def test_a_bad_photo_and_a_code_pickle_get_one_line_each_and_the_good_photo_is_predicted(
+        two_processes, flowers, command_env, capsys):
+    checkpoint = two_processes["epoch1"] / "stage2.pt"
+    good = sorted((flowers / "test").rglob("*.jpg"))[0]
+    bad = command_env / "holiday.jpg"
+    bad.write_text("<html>this page was saved with an image's name</html>")
+    assert main(["predict", str(checkpoint), str(bad), str(good), str(flowers / "no-such.jpg")]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith(str(good)) and "  1. " in out  # the good photo is predicted
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("python -m course_utils predict: error: ") for line in lines)
+    assert "holiday.jpg" in lines[0] and "no-such.jpg" in lines[1] and "Traceback" not in err
+
+    import torch
+
+    pickled = command_env / "downloaded.pt"
+    torch.save({"state_dict": {}, "note": Path("code, not a tensor")}, pickled)  # unpickling it would build a Path
+    done = subprocess.run([sys.executable, "-m", "course_utils", "evaluate", str(pickled), str(flowers)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("python -m course_utils evaluate: error: ") and "only load checkpoints you trust" in line
+
+
 def test_bad_options_get_a_clear_error(flowers, command_env, capsys):
-    assert main(["train", str(flowers), "--batch-size", "8", "--stage1-augment"]) == 2
-    assert "--stage1-augment needs --stage1-on-images" in capsys.readouterr().err
+    assert main(["train", str(flowers), "--batch-size", "8", "--stage1-augment"]) == 1
+    assert "error: stage1_augment needs stage1_features=False (--no-stage1-features)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "torchrun" in capsys.readouterr().out
+
+
+def test_train_help_lists_every_recipe_setting_generated_from_the_config(capsys):
+    import dataclasses
+
+    from course_utils.command.options import add_dataclass_options, option_name
+    from course_utils.transfer.recipe import TransferConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for field in dataclasses.fields(TransferConfig):
+        assert option_name(field) in text, f"TransferConfig.{field.name} has no option in train --help"
+        assert field.metadata["help"].split()[0] in text
+
+    @dataclasses.dataclass
+    class Undocumented:
+        new_setting: int = 3  # a field added without its help text
+
+    import argparse
+
+    with pytest.raises(TypeError, match="new_setting has no help text"):
+        add_dataclass_options(argparse.ArgumentParser(), Undocumented)
+
+
+def test_a_log_file_gets_plain_progress_lines(flowers, command_env, monkeypatch):
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", log)  # not a terminal: what `... train > run.log` sees
+    assert main(["train", str(flowers), *RECIPE, "--stage2-epochs", "1", "--out", str(command_env / "log")]) == 0
+    text = log.getvalue()
+    assert "\r" not in text
+    assert re.search(r"^train features: 100% \(\d+/\d+\) after \d+ s$", text, flags=re.M), text
+    assert re.search(r"^epoch 1 train: \d+% \(", text, flags=re.M) and "epoch 1/1  train loss" in text
 
 
 def test_ranks_that_disagree_stop_with_a_clear_error():
@@ -195,12 +251,12 @@ def test_shards_cover_every_image_once_and_the_batch_is_global(monkeypatch, tmp_
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     # a command whose output is not a terminal (a log file) prints lines, not bars
     monkeypatch.setattr(sys, "stdout", io.StringIO())
-    assert not run_context(device="cpu", command=True).bars and run_context(device="cpu").bars
+    assert run_context(device="cpu", command=True).progress == "log" and run_context(device="cpu").bars
     for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
         monkeypatch.setenv(name, value)
     context = run_context(device="cpu", command=True)
     assert (context.rank, context.world_size, context.local_rank, context.distributed) == (1, 2, 1, True)
-    assert not context.is_main and not context.bars  # rank 1 prints nothing
+    assert not context.is_main and context.progress == "off"  # rank 1 prints nothing
     loaders = sharded_loaders({"train": list(range(10)), "valid": list(range(5))}, batch_size=4, context=context)
     assert loaders["train"].batch_size == 2 and list(loaders["valid"].sampler) == [1, 3]
     with pytest.raises(ValueError, match="multiple of the number of processes"):

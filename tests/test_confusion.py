@@ -13,6 +13,7 @@ import torch  # noqa: E402
 
 from course_utils.analysis.confusion import (  # noqa: E402
     class_order,
+    confusion_matrix,
     examples_of,
     per_class_accuracy,
     plot_confusion,
@@ -20,7 +21,7 @@ from course_utils.analysis.confusion import (  # noqa: E402
     top_confusions,
     worst_classes,
 )
-from course_utils.analysis.predictions import Predictions, confusion_matrix  # noqa: E402
+from course_utils.analysis.predictions import Predictions
 
 NAMES = ["rose", "tulip", "daisy", "lily", "iris"]
 # rows: true class, columns: predicted. rose and lily are taken for each other; tulip and iris too;

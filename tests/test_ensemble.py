@@ -10,13 +10,11 @@ from course_utils.command.main import main
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
 from course_utils.data.transforms import TransformSettings, eval_transform
-from course_utils.models.build import (
-    build_model,
-    head_of,
-    preprocessing_for,
-    trainable_parameters,
-)
+from course_utils.env import run_context
+from course_utils.models.build import build_model
 from course_utils.models.ensemble import BackboneEnsemble, member_names
+from course_utils.models.heads import head_of, trainable_parameters
+from course_utils.models.registry import preprocessing_for
 from course_utils.storage.checkpoints import TrainingState
 from course_utils.transfer.features import cached_features
 
@@ -25,12 +23,13 @@ PAIR = "efficientnet_lite0+efficientnet_lite1"
 
 @pytest.fixture(scope="module")
 def pair():
-    return build_model(PAIR, 5).eval()
+    context = run_context(device="cpu")
+    return build_model(PAIR, 5, context=context).eval()
 
 
-def test_the_features_are_each_members_features_end_to_end(pair):
+def test_the_features_are_each_members_features_end_to_end(pair, context):
     images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    members = [build_model(name, 5).eval() for name in member_names(PAIR)]
+    members = [build_model(name, 5, context=context).eval() for name in member_names(PAIR)]
     with torch.no_grad():
         expected = torch.cat([m.features(images) for m in members], dim=1)
         assert torch.allclose(pair.features(images), expected, atol=1e-5)
@@ -45,25 +44,25 @@ def test_one_trainable_head_on_all_the_features(pair):
     assert not any(isinstance(m, torch.nn.Dropout) for m in pair.members.modules())
 
 
-def test_cached_features_of_the_ensemble_are_the_members_cached_features(pair, tmp_path):
+def test_cached_features_of_the_ensemble_are_the_members_cached_features(pair, tmp_path, context):
     root = make_synthetic_flowers(tmp_path / "flowers", image_size=48, per_class=(1, 1, 1), progress=False)
     settings = TransformSettings(image_size=48, resize_to=48, mean=preprocessing_for(PAIR)[0],
                                  std=preprocessing_for(PAIR)[1])
     train = flower_datasets(root, eval_transform(settings), eval_transform(settings))["train"]
-    together = cached_features(pair, train, cache_dir=tmp_path / "cache", progress=False)
-    apart = [cached_features(build_model(name, 5), train, cache_dir=tmp_path / "cache", progress=False)
+    together = cached_features(pair, train, cache_dir=tmp_path / "cache", progress=False, context=context)
+    apart = [cached_features(build_model(name, 5, context=context), train, cache_dir=tmp_path / "cache", progress=False, context=context)
              for name in member_names(PAIR)]
     assert torch.allclose(together.features, torch.cat([a.features for a in apart], dim=2), atol=1e-4)
     assert torch.equal(together.labels, apart[0].labels)
 
 
-def test_bad_names_get_a_clear_error():
+def test_bad_names_get_a_clear_error(context):
     with pytest.raises(ValueError, match="empty model name"):
-        build_model("efficientnet_lite0+", 5)
+        build_model("efficientnet_lite0+", 5, context=context)
     with pytest.raises(ValueError, match="names a model twice"):
-        build_model("efficientnet_lite0+efficientnet_lite0", 5)
+        build_model("efficientnet_lite0+efficientnet_lite0", 5, context=context)
     with pytest.raises(ValueError, match="differently normalised"):
-        build_model("efficientnet_lite0+resnet18", 5, pretrained=False)
+        build_model("efficientnet_lite0+resnet18", 5, pretrained=False, context=context)
 
 
 def test_stage1_alone_is_the_result_with_stage2_epochs_0(command_env, capsys):

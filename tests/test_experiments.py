@@ -13,19 +13,19 @@ def _noisy_run(seed: int) -> dict:
     return {"value": float(torch.rand(1)), "double": 2 * seed}
 
 
-def test_runner_is_deterministic_per_seed():
-    first = run_seeds(_noisy_run, seeds=(3, 1, 2), progress=False)
+def test_runner_is_deterministic_per_seed(context):
+    first = run_seeds(_noisy_run, seeds=(3, 1, 2), progress=False, context=context)
     torch.rand(100)  # disturb the global generator in between
-    second = run_seeds(_noisy_run, seeds=(3, 1, 2), progress=False)
+    second = run_seeds(_noisy_run, seeds=(3, 1, 2), progress=False, context=context)
     assert first.values() == second.values()
     assert len(set(first.values())) == 3  # different seeds, different draws
     assert first.values("double") == [6.0, 2.0, 4.0]
-    alone = run_seeds(_noisy_run, seeds=(1,), progress=False)
+    alone = run_seeds(_noisy_run, seeds=(1,), progress=False, context=context)
     assert alone.values() == [first.values()[1]]  # independent of what ran before
 
 
-def test_mean_and_spread():
-    runs = run_seeds(lambda seed: float(seed), seeds=(1, 2, 3, 4), progress=False)
+def test_mean_and_spread(context):
+    runs = run_seeds(lambda seed: float(seed), seeds=(1, 2, 3, 4), progress=False, context=context)
     assert runs.mean() == pytest.approx(2.5)
     assert runs.std() == pytest.approx(torch.tensor([1.0, 2, 3, 4]).std().item())
     assert runs.describe(digits=2) == "2.50 ± 1.29 (4 seeds)"
@@ -45,10 +45,10 @@ def test_compare_separates_signal_from_noise():
     assert not floor.differs and floor.half_width == 0.01
 
 
-def test_bad_input():
+def test_bad_input(context):
     with pytest.raises(ValueError, match="at least one seed"):
-        run_seeds(lambda s: 0.0, seeds=())
+        run_seeds(lambda s: 0.0, seeds=(), context=context)
     with pytest.raises(TypeError, match="number or a mapping"):
-        run_seeds(lambda s: "x", seeds=(0,), progress=False)
+        run_seeds(lambda s: "x", seeds=(0,), progress=False, context=context)
     with pytest.raises(ValueError, match="two seeds"):
         compare(_runs([1.0]), _runs([1.0, 2.0]))

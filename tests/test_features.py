@@ -13,14 +13,10 @@ from torch.utils.data import DataLoader
 from course_utils.data.flowers import flower_datasets
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
-from course_utils.models.backbone import head_module, inference_backbone
-from course_utils.models.build import (
-    OFFLINE_MODEL,
-    build_model,
-    head_of,
-    preprocessing_for,
-    record_head,
-)
+from course_utils.models.backbone import inference_backbone
+from course_utils.models.build import build_model
+from course_utils.models.heads import head_module, head_of, record_head
+from course_utils.models.registry import OFFLINE_MODEL, preprocessing_for
 from course_utils.storage.checkpoints import load_checkpoint
 from course_utils.training.loop import evaluate, fit
 from course_utils.transfer import features as features_module
@@ -33,7 +29,7 @@ from course_utils.transfer.features import (
 )
 from course_utils.transfer.recipe import (
     TransferConfig,
-    checkpoint_extra,
+    model_card,
     stage1_optimizer,
     stage2_optimizer,
 )
@@ -67,11 +63,11 @@ def tiny_model(num_classes: int = 12, seed: int = 0) -> nn.Module:
 # --- where the head is -------------------------------------------------------------------
 
 
-def test_build_model_records_the_notes_head_and_its_dropout():
-    model = build_model(OFFLINE_MODEL, 5)
+def test_build_model_records_the_notes_head_and_its_dropout(context):
+    model = build_model(OFFLINE_MODEL, 5, context=context)
     assert head_of(model).name == "fc" and isinstance(head_module(model), nn.Sequential)
     assert head_of(model).dropout == pytest.approx(0.2)
-    plain = build_model(OFFLINE_MODEL, 5, log_softmax=False)
+    plain = build_model(OFFLINE_MODEL, 5, log_softmax=False, context=context)
     assert head_of(plain).name == "fc" and isinstance(head_module(plain), nn.Linear)
     with pytest.raises(ValueError, match="record_head"):
         head_of(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)))
@@ -92,7 +88,7 @@ def test_the_inference_backbone_folds_batchnorm_and_gives_the_head_its_input():
         assert torch.allclose(backbone(x), inference_backbone(model, fold_batchnorm=False)(x), atol=1e-5)
 
 
-def test_a_batchnorm_that_runs_before_its_convolution_is_not_folded():
+def test_a_batchnorm_that_runs_before_its_convolution_is_not_folded(context):
     """Folding reads the order the layers were created in; the check against the model catches a lie."""
 
     class NormFirst(nn.Module):
@@ -115,12 +111,12 @@ def test_a_batchnorm_that_runs_before_its_convolution_is_not_folded():
     with torch.no_grad():
         assert not torch.allclose(inference_backbone(model)(x), inference_backbone(model, fold_batchnorm=False)(x),
                                   atol=1e-3)
-    features, _ = extract_features(model, [(x, torch.zeros(6, dtype=torch.long))], progress=False)
+    features, _ = extract_features(model, [(x, torch.zeros(6, dtype=torch.long))], progress=False, context=context)
     with torch.no_grad():
         assert torch.allclose(model.fc(features), model(x), atol=1e-5)
 
 
-def test_a_model_that_does_something_after_its_head_is_refused():
+def test_a_model_that_does_something_after_its_head_is_refused(context):
     class Doubled(nn.Module):
         def __init__(self):
             super().__init__()
@@ -133,55 +129,55 @@ def test_a_model_that_does_something_after_its_head_is_refused():
     doubled = Doubled()
     record_head(doubled, "fc")
     with pytest.raises(ValueError, match="after the head"):
-        extract_features(doubled, loader, progress=False)
+        extract_features(doubled, loader, progress=False, context=context)
 
 
 # --- the same head as stage 1 on images --------------------------------------------------
 
 
-def test_cached_features_train_the_head_as_well_as_stage1_on_images(flowers, tmp_path):
+def test_cached_features_train_the_head_as_well_as_stage1_on_images(flowers, tmp_path, context):
     """Same model, data, optimizer and epochs; the only difference is where the features come from."""
     sets = flower_datasets(flowers, eval_transform(settings()), eval_transform(settings()))
     epochs = 4
 
     torch.manual_seed(0)
-    on_images = build_model(OFFLINE_MODEL, 12)
+    on_images = build_model(OFFLINE_MODEL, 12, context=context)
     optimizer, scheduler = stage1_optimizer(on_images, TransferConfig(stage1_lr=3e-3))
     plain = fit(on_images, DataLoader(sets["train"], batch_size=16, shuffle=True,
                                       generator=torch.Generator().manual_seed(0)),
                 DataLoader(sets["valid"], batch_size=36), epochs=epochs, optimizer=optimizer,
-                scheduler=scheduler, criterion=nn.NLLLoss(), progress=False)
+                scheduler=scheduler, criterion=nn.NLLLoss(), progress=False, context=context)
 
     torch.manual_seed(0)
-    model = build_model(OFFLINE_MODEL, 12)
+    model = build_model(OFFLINE_MODEL, 12, context=context)
     optimizer, scheduler = stage1_optimizer(model, TransferConfig(stage1_lr=3e-3))
-    train = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
-    valid = cached_features(model, sets["valid"], cache_dir=tmp_path, progress=False)
+    train = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False, context=context)
+    valid = cached_features(model, sets["valid"], cache_dir=tmp_path, progress=False, context=context)
     cached = fit_head(model, train, valid, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-                      criterion=nn.NLLLoss(), batch_size=16, progress=False)
+                      criterion=nn.NLLLoss(), batch_size=16, progress=False, context=context)
 
     chance = 1 / 12
     assert plain.best_acc > 3 * chance and cached.best_acc > 3 * chance
     assert abs(plain.best_acc - cached.best_acc) <= 0.2, (plain.best_acc, cached.best_acc)  # 36 images: noise
     assert cached.train_loss[-1] < cached.train_loss[0]
     # the trained head is the model's own head: the full model on images agrees with the features
-    _, accuracy = evaluate(model, DataLoader(sets["valid"], batch_size=36), criterion=nn.NLLLoss())
+    _, accuracy = evaluate(model, DataLoader(sets["valid"], batch_size=36), criterion=nn.NLLLoss(), context=context)
     assert accuracy == pytest.approx(cached.best_acc, abs=1.5 / len(sets["valid"]))
 
 
-def test_the_stage1_checkpoint_feeds_stage2_unchanged(flowers, tmp_path):
+def test_the_stage1_checkpoint_feeds_stage2_unchanged(flowers, tmp_path, context):
     sets = flower_datasets(flowers, eval_transform(settings(48)), eval_transform(settings(48)),
                            max_per_class={"train": 2, "valid": 1, "test": 1})
     model = tiny_model()
     for p in list(model.parameters())[:-2]:
         p.requires_grad = False
     optimizer, scheduler = stage1_optimizer(model, TransferConfig(stage1_lr=1e-2))
-    train = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
-    valid = cached_features(model, sets["valid"], cache_dir=tmp_path, progress=False)
-    extra = checkpoint_extra("tiny", sets["train"], settings(48))
+    train = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False, context=context)
+    valid = cached_features(model, sets["valid"], cache_dir=tmp_path, progress=False, context=context)
+    extra = model_card("tiny", sets["train"], settings(48))
     history = fit_head(model, train, valid, epochs=2, optimizer=optimizer, scheduler=scheduler,
                        criterion=nn.NLLLoss(), checkpoint=tmp_path / "stage1.pt",
-                       checkpoint_extra=extra, progress=False)
+                       checkpoint_extra=extra, progress=False, context=context)
     state = load_checkpoint(tmp_path / "stage1.pt")
     assert state["best_epoch"] == history.best_epoch and state["stage1"]["views"] == 1
     assert set(state["state_dict"]) == set(model.state_dict())  # the full model, not just the head
@@ -200,18 +196,18 @@ def test_the_stage1_checkpoint_feeds_stage2_unchanged(flowers, tmp_path):
 # --- the cache ---------------------------------------------------------------------------
 
 
-def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_path, monkeypatch):
+def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_path, monkeypatch, context):
     sets = flower_datasets(flowers, eval_transform(settings(48)), eval_transform(settings(48)),
                            max_per_class={"train": 2, "valid": 1, "test": 1})
     model = tiny_model()
-    first = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
+    first = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False, context=context)
     assert not first.from_cache and first.features.shape == (1, 24, 16) and first.path.is_file()
 
     calls = []
     real_extract = features_module.extract_features
     monkeypatch.setattr(features_module, "extract_features",
                         lambda *a, **k: calls.append(1) or real_extract(*a, **k))
-    again = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
+    again = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False, context=context)
     assert again.from_cache and not calls and torch.equal(again.features, first.features)
 
     with torch.no_grad():  # the head changes in stage 1; the features do not depend on it
@@ -220,7 +216,7 @@ def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_
 
     with torch.no_grad():  # a different backbone: different features
         model[0].weight.mul_(1.01)
-    changed = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False)
+    changed = cached_features(model, sets["train"], cache_dir=tmp_path, progress=False, context=context)
     assert not changed.from_cache and changed.key != first.key and len(calls) == 1
 
     sets["train"].transform = eval_transform(settings(40))  # a different transform
@@ -232,15 +228,15 @@ def test_the_cache_is_reused_and_recomputed_when_something_changes(flowers, tmp_
     assert feature_key(model, sets["train"]) != changed.key
 
 
-def test_augmented_views_differ_are_reproducible_and_cycle_by_epoch(flowers, tmp_path):
+def test_augmented_views_differ_are_reproducible_and_cycle_by_epoch(flowers, tmp_path, context):
     sets = flower_datasets(flowers, train_transform(settings(48)), None, max_per_class=1)
     model = tiny_model()
     views = cached_features(model, sets["train"], views=3, cache_dir=tmp_path,
-                            progress=False)
+                            progress=False, context=context)
     assert views.views == 3 and len(views) == 12
     assert not torch.allclose(views.features[0], views.features[1])
     again = cached_features(model, sets["train"], views=3,
-                            cache_dir=tmp_path / "elsewhere", progress=False)
+                            cache_dir=tmp_path / "elsewhere", progress=False, context=context)
     assert torch.equal(again.features, views.features)  # each view is seeded
 
     batches = views.loader(batch_size=12)  # no shuffling: one batch is the whole view
@@ -249,10 +245,10 @@ def test_augmented_views_differ_are_reproducible_and_cycle_by_epoch(flowers, tmp
         assert torch.equal(batch, views.features[k % 3])
 
 
-def test_bad_arguments_get_clear_errors(flowers, tmp_path):
+def test_bad_arguments_get_clear_errors(flowers, tmp_path, context):
     sets = flower_datasets(flowers, eval_transform(settings(48)), None, max_per_class=1)
     with pytest.raises(ValueError, match="views must be a positive integer"):
-        cached_features(tiny_model(), sets["train"], views=0, cache_dir=tmp_path, progress=False)
+        cached_features(tiny_model(), sets["train"], views=0, cache_dir=tmp_path, progress=False, context=context)
     with pytest.raises(TypeError, match="no .samples"):
         feature_key(tiny_model(), [(torch.zeros(3, 8, 8), 0)])
     with pytest.raises(ValueError, match="batch_size"):

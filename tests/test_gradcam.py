@@ -49,20 +49,21 @@ def test_resnet18_random_weights_matches_captum():
     assert_matches_captum(model, images, model.layer2, [1, 1, 9])
 
 
-def test_pretrained_lite0_on_a_real_photo_matches_captum():
+def test_pretrained_lite0_on_a_real_photo_matches_captum(context):
     from matplotlib import cbook
     from PIL import Image
 
     from course_utils.data.transforms import TransformSettings, eval_transform
     from course_utils.lessons.pictures import SAMPLE_PHOTO
-    from course_utils.models.build import OFFLINE_MODEL, build_model, preprocessing_for
+    from course_utils.models.build import build_model
+    from course_utils.models.registry import OFFLINE_MODEL, preprocessing_for
 
     mean, std = preprocessing_for(OFFLINE_MODEL)
     transform = eval_transform(TransformSettings(image_size=160, resize_to=160, mean=mean, std=std))
     with Image.open(cbook.get_sample_data(SAMPLE_PHOTO, asfileobj=False)) as photo:
         image = transform(photo.convert("RGB"))
     torch.manual_seed(0)
-    model = build_model(OFFLINE_MODEL, 5, feature_extract=True, log_softmax=False)  # frozen, as in notebook 08
+    model = build_model(OFFLINE_MODEL, 5, feature_extract=True, log_softmax=False, context=context)  # frozen, as in notebook 08
     images = torch.stack([image, image.flip(-1)])
     with torch.no_grad():
         predicted = model.eval()(images).argmax(1).tolist()

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from course_utils.env import run_context
 from course_utils.training.lr_finder import lr_range_test
 
 
@@ -25,12 +26,13 @@ class Quadratic(nn.Module):
 
 def _quadratic_test(scale: float):
     """Noisy targets, as in real training: the loss cannot fall to 0, so divergence shows at once."""
+    context = run_context(device="cpu")
     model = Quadratic(scale)
     g = torch.Generator().manual_seed(0)
     batches = [(torch.zeros(1, 1), 0.1 * scale * torch.randn(1, 8, generator=g)) for _ in range(20)]
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     result = lr_range_test(model, batches, optimizer, criterion=nn.MSELoss(), start_lr=1e-6, end_lr=1e6,
-                           steps=300, progress=False)
+                           steps=300, progress=False, context=context)
     curvature = 2 * scale ** 2 / 8  # d²/dw² of mean over 8 of (w·scale)²
     return result, 1 / curvature
 
@@ -54,23 +56,23 @@ def test_suggestion_scales_with_the_curvature():
     assert 50 < ratio < 200
 
 
-def test_model_and_optimizer_are_restored():
+def test_model_and_optimizer_are_restored(context):
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = [(torch.randn(16, 4), torch.randint(0, 3, (16,))) for _ in range(4)]
-    result = lr_range_test(model, batches, optimizer, steps=20, end_lr=1.0, progress=False)
+    result = lr_range_test(model, batches, optimizer, steps=20, end_lr=1.0, progress=False, context=context)
     assert len(result.lrs) == len(result.losses) == len(result.smoothed) == 20
     assert all(b > a for a, b in zip(result.lrs, result.lrs[1:], strict=False))  # rates grow (cycling the 4 batches)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert optimizer.param_groups[0]["lr"] == 1e-3 and not optimizer.state
 
 
-def test_bad_arguments_say_what_to_do():
+def test_bad_arguments_say_what_to_do(context):
     model = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="start_lr < end_lr"):
-        lr_range_test(model, [], optimizer, start_lr=1.0, end_lr=0.1)
+        lr_range_test(model, [], optimizer, start_lr=1.0, end_lr=0.1, context=context)
     with pytest.raises(ValueError, match="no batches"):
-        lr_range_test(model, [], optimizer, progress=False)
+        lr_range_test(model, [], optimizer, progress=False, context=context)

@@ -11,16 +11,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_utils.data.transforms import TransformSettings, eval_transform
 from course_utils.lessons.pictures import SAMPLE_PHOTO
 from course_utils.models import efficientnet_lite
-from course_utils.models.build import (
-    OFFLINE_MODEL,
-    build_model,
-    head_of,
-    head_parameters,
-    preprocessing_for,
-    trainable_parameters,
-    unfreeze,
-)
+from course_utils.models.build import build_model
 from course_utils.models.efficientnet_lite import SamePadConv2d, efficientnet_lite0
+from course_utils.models.heads import head_of, head_parameters, trainable_parameters, unfreeze
+from course_utils.models.registry import OFFLINE_MODEL, preprocessing_for
 from course_utils.training.loop import fit
 
 # --- the offline backbone -----------------------------------------------------------------
@@ -72,8 +66,8 @@ def test_same_padding_pads_like_tensorflow(size):
 @pytest.mark.parametrize("name, head, layer", [("resnet18", "fc", "fc.0"), (OFFLINE_MODEL, "fc", "fc.0"),
                                                ("mobilenet_v3_small", "classifier.3", "classifier.3.0"),
                                                ("squeezenet1_1", "classifier.1", "classifier.1")])
-def test_build_model_puts_a_new_log_softmax_head_and_freezes_the_rest(name, head, layer):
-    model = build_model(name, 7, pretrained=name == OFFLINE_MODEL, feature_extract=True).eval()
+def test_build_model_puts_a_new_log_softmax_head_and_freezes_the_rest(name, head, layer, context):
+    model = build_model(name, 7, pretrained=name == OFFLINE_MODEL, feature_extract=True, context=context).eval()
     assert head_of(model).name == head  # recorded where it was put
     trainable = [n for n, _ in trainable_parameters(model)]
     assert trainable == [f"{layer}.weight", f"{layer}.bias"]
@@ -84,25 +78,25 @@ def test_build_model_puts_a_new_log_softmax_head_and_freezes_the_rest(name, head
     assert torch.allclose(out.exp().sum(dim=1), torch.ones(2), atol=1e-5)  # log-probabilities
 
 
-def test_without_feature_extract_everything_trains_and_heads_can_be_plain():
-    model = build_model("resnet18", 3, pretrained=False, feature_extract=False, log_softmax=False)
+def test_without_feature_extract_everything_trains_and_heads_can_be_plain(context):
+    model = build_model("resnet18", 3, pretrained=False, feature_extract=False, log_softmax=False, context=context)
     assert all(p.requires_grad for p in model.parameters())
     assert isinstance(model.fc, nn.Linear) and model.fc.out_features == 3
 
 
-def test_unknown_names_and_missing_offline_weights_are_explained(monkeypatch, tmp_path):
+def test_unknown_names_and_missing_offline_weights_are_explained(monkeypatch, tmp_path, context):
     with pytest.raises(ValueError, match="efficientnet_lite0"):
-        build_model("resnet-18", 3)
+        build_model("resnet-18", 3, context=context)
     with pytest.raises(ValueError, match="at least 2"):
-        build_model(OFFLINE_MODEL, 1)
+        build_model(OFFLINE_MODEL, 1, context=context)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(RuntimeError, match="not in the cache.*efficientnet_lite0"):
-        build_model("resnet18", 3, pretrained=True)
+        build_model("resnet18", 3, pretrained=True, context=context)
 
 
-def test_unfreeze_keeps_batchnorm_frozen_unless_asked():
-    model = build_model(OFFLINE_MODEL, 4, pretrained=False)
+def test_unfreeze_keeps_batchnorm_frozen_unless_asked(context):
+    model = build_model(OFFLINE_MODEL, 4, pretrained=False, context=context)
     unfrozen = unfreeze(model)
     bn = [p for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()]
     assert unfrozen and not any(p.requires_grad for p in bn)
@@ -123,13 +117,13 @@ def _backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
 
 
-def test_a_stage1_epoch_leaves_every_backbone_tensor_unchanged():
-    model = build_model(OFFLINE_MODEL, 4, feature_extract=True)
+def test_a_stage1_epoch_leaves_every_backbone_tensor_unchanged(context):
+    model = build_model(OFFLINE_MODEL, 4, feature_extract=True, context=context)
     before = _backbone_state(model)
     optimizer = torch.optim.Adam([p for _, p in trainable_parameters(model)], lr=1e-2)
-    fit(model, _tiny_loader(), _tiny_loader(8), epochs=1, optimizer=optimizer, criterion=nn.NLLLoss(), progress=False)
+    fit(model, _tiny_loader(), _tiny_loader(8), epochs=1, optimizer=optimizer, criterion=nn.NLLLoss(), progress=False, context=context)
     after = _backbone_state(model)
     assert before.keys() == after.keys() and any(k.endswith("running_var") for k in before)
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed == []
-    assert not torch.equal(model.fc[0].weight, build_model(OFFLINE_MODEL, 4).fc[0].weight)  # the head learned
+    assert not torch.equal(model.fc[0].weight, build_model(OFFLINE_MODEL, 4, context=context).fc[0].weight)  # the head learned

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.env import run_context
+
 ROOT = Path(__file__).resolve().parent.parent
 FEW_SECONDS = 10.0  # a blocked route must give up within this (the probe's own timeout is 2 s)
 SYNTHETIC_SIZE = 32  # the smallest synthetic flowers: this file tests the network, not drawing
@@ -86,17 +88,21 @@ def route_flowers_download() -> str:
 
 
 def route_torchvision_weights() -> str:
-    from course_utils.models.build import OFFLINE_MODEL, build_model
+    context = run_context(device="cpu")
+    from course_utils.models.build import build_model
+    from course_utils.models.registry import OFFLINE_MODEL
 
     with pytest.raises(RuntimeError, match=OFFLINE_MODEL) as refused:
-        build_model("resnet18", 3)
+        build_model("resnet18", 3, context=context)
     return str(refused.value)
 
 
 def route_offline_model() -> str:
-    from course_utils.models.build import OFFLINE_MODEL, build_model
+    context = run_context(device="cpu")
+    from course_utils.models.build import build_model
+    from course_utils.models.registry import OFFLINE_MODEL
 
-    build_model(OFFLINE_MODEL, 3)  # pretrained weights from the pip package: no network at all
+    build_model(OFFLINE_MODEL, 3, context=context)  # pretrained weights from the pip package: no network at all
     return f"{OFFLINE_MODEL} built with its pretrained weights"
 
 

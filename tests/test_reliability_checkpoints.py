@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from course_utils.env import run_context
 from course_utils.storage.checkpoints import check_compatible, load_checkpoint, save_checkpoint
 from course_utils.training.loop import fit
 
@@ -105,6 +106,7 @@ class StopsMidEpoch:
 
 def train(checkpoint: Path, *, resume: bool = False, stop_mid_epoch: bool = False, seed: int = 0):
     """The run every test compares: 4 epochs of ``small_cnn`` with a checkpoint per epoch."""
+    context = run_context(device="cpu")
     train_loader, val_loader = data_loaders()
     if stop_mid_epoch:
         train_loader = StopsMidEpoch(train_loader)
@@ -112,7 +114,7 @@ def train(checkpoint: Path, *, resume: bool = False, stop_mid_epoch: bool = Fals
     optimizer, scheduler = optimizer_and_scheduler(model)
     history = fit(model, train_loader, val_loader, epochs=EPOCHS, optimizer=optimizer,
                   scheduler=scheduler, checkpoint=checkpoint, resume=resume,
-                  checkpoint_extra={"model_name": "small_cnn", "num_classes": 4}, progress=False)
+                  checkpoint_extra={"model_name": "small_cnn", "num_classes": 4}, progress=False, context=context)
     return model, history
 
 
@@ -319,7 +321,7 @@ def test_resuming_from_a_crafted_checkpoint_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-def test_a_crafted_file_in_the_weights_cache_runs_nothing(tmp_path, monkeypatch):
+def test_a_crafted_file_in_the_weights_cache_runs_nothing(tmp_path, monkeypatch, context):
     """Learners copy weights into torch's cache to work offline. torchvision itself loads that
     cache with weights_only=False; the course must check the file first."""
     import torchvision
@@ -334,7 +336,7 @@ def test_a_crafted_file_in_the_weights_cache_runs_nothing(tmp_path, monkeypatch)
     marker = tmp_path / "created-by-the-pickle.txt"
     torch.save({"fc.weight": torch.zeros(1000, 512), "surprise": CreatesAFile(marker)}, cached)
     with pytest.raises(pickle.UnpicklingError, match="only load checkpoints you trust"):
-        build_model("resnet18", 3)
+        build_model("resnet18", 3, context=context)
     assert not marker.exists()
 
 
@@ -363,11 +365,12 @@ def test_every_torch_load_in_the_course_is_weights_only():
 
 
 def saved_run(path: Path, extra: dict, *, classes: int = 4) -> Path:
+    context = run_context(device="cpu")
     train_loader, val_loader = data_loaders()
     model = small_cnn(classes=classes)
     optimizer, _ = optimizer_and_scheduler(model)
     fit(model, train_loader, val_loader, epochs=1, optimizer=optimizer,
-        checkpoint=path, checkpoint_extra=extra, progress=False)
+        checkpoint=path, checkpoint_extra=extra, progress=False, context=context)
     return path
 
 
@@ -386,7 +389,7 @@ FLOWERS = ["pink primrose", "hard-leaved pocket orchid", "canterbury bells", "sw
     ],
     ids=["architecture", "number of classes", "class count", "class list", "class order"],
 )
-def test_a_checkpoint_for_something_else_is_refused_naming_the_mismatch(tmp_path, expected, pattern):
+def test_a_checkpoint_for_something_else_is_refused_naming_the_mismatch(tmp_path, expected, pattern, context):
     path = saved_run(tmp_path / "flowers.pt",
                      {"model_name": "small_cnn", "num_classes": 4, "class_names": FLOWERS})
     before = path.read_bytes()
@@ -399,18 +402,18 @@ def test_a_checkpoint_for_something_else_is_refused_naming_the_mismatch(tmp_path
     with pytest.raises(ValueError, match=pattern):
         fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0], checkpoint=path, resume=True, progress=False,
             checkpoint_extra={"model_name": "small_cnn", "num_classes": 4, "class_names": FLOWERS,
-                              **expected})
+                              **expected}, context=context)
     assert path.read_bytes() == before
 
 
-def test_weights_of_another_shape_are_refused_with_the_layer_named(tmp_path):
+def test_weights_of_another_shape_are_refused_with_the_layer_named(tmp_path, context):
     """A checkpoint without a description (someone else's file) into a model with another head:
     the error names the layer and both shapes."""
     path = saved_run(tmp_path / "ten-classes.pt", {}, classes=10)
     train_loader, val_loader = data_loaders()
     model = small_cnn(classes=4)
     with pytest.raises(ValueError, match=r"(?s)another model.*6\.weight.*\[10, 64\].*\[4, 64\].*resume=False"):
-        fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0], checkpoint=path, resume=True, progress=False)
+        fit(model, train_loader, val_loader, epochs=2, optimizer=optimizer_and_scheduler(model)[0], checkpoint=path, resume=True, progress=False, context=context)
 
 
 if __name__ == "__main__":

@@ -165,19 +165,19 @@ def test_a_clean_folder_gives_no_warning(tmp_path):
     assert not [m for m in messages if "skipped" in m.lower()], messages
 
 
-def test_predicting_one_awkward_photo_works_or_says_what_is_wrong(tmp_path):
+def test_predicting_one_awkward_photo_works_or_says_what_is_wrong(tmp_path, context):
     model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3))
     names = list(NAMES.values())
     for case, (_, name, write) in CONVERTED.items():
         path = tmp_path / name
         write(path)
-        top = predict_image(model, path, names, SETTINGS, k=2)
+        top = predict_image(model, path, names, SETTINGS, k=2, context=context)
         assert len(top) == 2, case
     for case, (_, name, write) in UNREADABLE.items():
         path = tmp_path / name
         write(path)
         with pytest.raises((OSError, ValueError)) as refused:
-            predict_image(model, path, names, SETTINGS, k=2)
+            predict_image(model, path, names, SETTINGS, k=2, context=context)
         assert name in str(refused.value), (case, str(refused.value))
 
 

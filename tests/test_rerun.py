@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from course_utils.env import run_context
 from course_utils.storage.checkpoints import load_checkpoint
 from course_utils.storage.folders import PARTIAL_MARKER
 from course_utils.training.loop import fit
@@ -140,6 +141,7 @@ def test_mnist_on_disk_is_reused_offline_and_left_unchanged(tmp_path, monkeypatc
 
 
 def tiny_run(checkpoint: Path, *, epochs: int, resume: bool):
+    context = run_context(device="cpu")
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2))
     g = torch.Generator().manual_seed(1)
@@ -149,7 +151,7 @@ def tiny_run(checkpoint: Path, *, epochs: int, resume: bool):
     val = DataLoader(TensorDataset(points[:32], labels[:32]), batch_size=32)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     history = fit(model, train, val, epochs=epochs, optimizer=optimizer,
-                  checkpoint=checkpoint, resume=resume, progress=False)
+                  checkpoint=checkpoint, resume=resume, progress=False, context=context)
     return model, history
 
 
@@ -194,10 +196,10 @@ def test_the_resized_copy_is_built_once_and_reused(tmp_path, flower_folder):
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # one copy, no debris
 
 
-def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path, flower_folder):
+def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path, flower_folder, context):
     from course_utils.data.flowers import FlowerFolder
     from course_utils.data.transforms import TransformSettings, eval_transform
-    from course_utils.models.build import record_head
+    from course_utils.models.heads import record_head
     from course_utils.transfer.features import cached_features
 
     root = flower_folder(tmp_path / "flowers", sizes=[(48, 40), (56, 40), (64, 40)])
@@ -205,7 +207,7 @@ def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path, flo
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
     record_head(model, "4")
-    kwargs = {"cache_dir": tmp_path / "features", "progress": False}
+    kwargs = {"cache_dir": tmp_path / "features", "progress": False, "context": context}
 
     computed = cached_features(model, dataset, **kwargs)
     assert not computed.from_cache

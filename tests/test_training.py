@@ -11,7 +11,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.env import run_context
 from course_utils.storage.checkpoints import load_checkpoint
-from course_utils.training.loop import History, evaluate, fit, train_mode
+from course_utils.training.history import History
+from course_utils.training.loop import evaluate, fit, train_mode
 
 matplotlib.use("Agg")
 
@@ -64,25 +65,25 @@ def same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_fit_learns_a_separable_problem():
+def test_fit_learns_a_separable_problem(context):
     train, val = loaders()
     model = mlp()
     optimizer, scheduler = sgd(model)
-    history = fit(model, train, val, epochs=3, optimizer=optimizer, scheduler=scheduler, progress=False)
+    history = fit(model, train, val, epochs=3, optimizer=optimizer, scheduler=scheduler, progress=False, context=context)
     assert history.val_acc[-1] >= 0.95
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.best_acc == max(history.val_acc)
     assert history.val_acc[history.best_epoch - 1] == history.best_acc
     # The model returned holds the best epoch's weights: evaluating it gives the best accuracy.
-    loss, acc = evaluate(model, val)
+    loss, acc = evaluate(model, val, context=context)
     assert acc == pytest.approx(history.best_acc)
 
 
-def test_history_has_one_entry_per_epoch_and_the_notes_names(tmp_path):
+def test_history_has_one_entry_per_epoch_and_the_notes_names(tmp_path, context):
     train, val = loaders()
     model = mlp()
     optimizer, scheduler = sgd(model, lr=0.1)
-    history = fit(model, train, val, epochs=4, optimizer=optimizer, scheduler=scheduler, progress=False)
+    history = fit(model, train, val, epochs=4, optimizer=optimizer, scheduler=scheduler, progress=False, context=context)
     for values in (history.train_loss, history.train_acc, history.val_loss, history.val_acc,
                    history.lr, history.epoch_seconds):
         assert len(values) == 4
@@ -98,17 +99,17 @@ def test_history_has_one_entry_per_epoch_and_the_notes_names(tmp_path):
     assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy", "learning rate"]
 
 
-def test_interrupt_keeps_partial_history_and_best_weights(capsys):
+def test_interrupt_keeps_partial_history_and_best_weights(capsys, context):
     train, val = loaders()
     # Reference: the same run, stopped normally after 2 epochs (fit loads its best weights).
     reference = mlp()
     optimizer, scheduler = sgd(reference)
-    expected = fit(reference, train, val, epochs=2, optimizer=optimizer, scheduler=scheduler, progress=False)
+    expected = fit(reference, train, val, epochs=2, optimizer=optimizer, scheduler=scheduler, progress=False, context=context)
 
     model = mlp()
     optimizer, scheduler = sgd(model)
     stopping = InterruptingLoader(train, epoch=3, after_batches=2)  # stop 2 batches into epoch 3
-    history = fit(model, stopping, val, epochs=5, optimizer=optimizer, scheduler=scheduler, progress=False)
+    history = fit(model, stopping, val, epochs=5, optimizer=optimizer, scheduler=scheduler, progress=False, context=context)
 
     assert history.interrupted
     assert history.epochs == 2
@@ -131,32 +132,32 @@ def test_the_context_decides_device_and_precision(monkeypatch):
     assert history.precision == "fp32" and history.device == "cpu"
 
 
-def test_patience_stops_when_validation_stops_improving_and_a_finished_run_is_not_redone(tmp_path):
+def test_patience_stops_when_validation_stops_improving_and_a_finished_run_is_not_redone(tmp_path, context):
     train, val = loaders()
     model = mlp()
     optimizer, _ = sgd(model, lr=0.0)  # nothing changes: no epoch after the first is better
     history = fit(model, train, val, epochs=10, optimizer=optimizer, patience=2, progress=False,
-                  checkpoint=tmp_path / "run.pt")
+                  checkpoint=tmp_path / "run.pt", context=context)
     assert (history.epochs, history.best_epoch) == (3, 1)
     with pytest.raises(ValueError, match="patience"):
-        fit(model, train, val, epochs=2, optimizer=optimizer, patience=0)
+        fit(model, train, val, epochs=2, optimizer=optimizer, patience=0, context=context)
     # resuming a finished run trains nothing and returns its history
     first = mlp()
     finished = fit(first, train, val, epochs=3, optimizer=sgd(first)[0], checkpoint=tmp_path / "done.pt",
-                   progress=False)
+                   progress=False, context=context)
     second = mlp(seed=5)
     again = fit(second, InterruptingLoader(train, epoch=1, after_batches=0), val, epochs=3,
-                optimizer=sgd(second)[0], checkpoint=tmp_path / "done.pt", resume=True, progress=False)
+                optimizer=sgd(second)[0], checkpoint=tmp_path / "done.pt", resume=True, progress=False, context=context)
     assert again.val_acc == finished.val_acc and not again.interrupted
 
 
-def test_checkpoint_holds_plain_values_and_extra(tmp_path):
+def test_checkpoint_holds_plain_values_and_extra(tmp_path, context):
     train, val = loaders()
     model = mlp()
     optimizer, scheduler = sgd(model)
     extra = {"model_name": "mlp", "class_names": ["ne", "nw", "sw", "se"]}
     history = fit(model, train, val, epochs=2, optimizer=optimizer, scheduler=scheduler,
-                  checkpoint=tmp_path / "ck.pt", checkpoint_extra=extra, progress=False)
+                  checkpoint=tmp_path / "ck.pt", checkpoint_extra=extra, progress=False, context=context)
     checkpoint = load_checkpoint(tmp_path / "ck.pt")  # weights_only=True inside
     assert {"state_dict", "best_acc", "optimizer", "last_state_dict", "scheduler", "history",
             "epoch", "rng", "extra"} <= checkpoint.keys()
@@ -167,7 +168,7 @@ def test_checkpoint_holds_plain_values_and_extra(tmp_path):
     with pytest.raises(ValueError, match="4 class names, but you pass 2"):
         other = mlp()
         fit(other, train, val, epochs=3, optimizer=sgd(other)[0], checkpoint=tmp_path / "ck.pt",
-            checkpoint_extra={"class_names": ["a", "b"]}, resume=True, progress=False)
+            checkpoint_extra={"class_names": ["a", "b"]}, resume=True, progress=False, context=context)
 
 
 def frozen_backbone_model() -> nn.Module:
@@ -190,23 +191,23 @@ def test_train_mode_keeps_frozen_batchnorm_in_eval_mode():
     assert train_mode(plain)[0].training
 
 
-def test_fit_leaves_frozen_batchnorm_statistics_alone():
+def test_fit_leaves_frozen_batchnorm_statistics_alone(context):
     model = frozen_backbone_model()
     frozen_before = {k: v.clone() for k, v in model[1].state_dict().items()}
     trainable_before = model[4].running_mean.clone()
     train, val = loaders()
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
-    fit(model, train, val, epochs=2, optimizer=optimizer, progress=False)
+    fit(model, train, val, epochs=2, optimizer=optimizer, progress=False, context=context)
     assert same_weights(model[1].state_dict(), frozen_before)
     assert not torch.equal(model[4].running_mean, trainable_before)
 
 
-def test_fit_explains_bad_arguments():
+def test_fit_explains_bad_arguments(context):
     train, val = loaders()
     model, other = mlp(), mlp()
     with pytest.raises(ValueError, match="holds none of this model's parameters"):
-        fit(model, train, val, epochs=1, optimizer=sgd(other)[0], progress=False)
+        fit(model, train, val, epochs=1, optimizer=sgd(other)[0], progress=False, context=context)
     with pytest.raises(ValueError, match="epochs must be at least 1"):
-        fit(model, train, val, epochs=0, optimizer=sgd(model)[0], progress=False)
+        fit(model, train, val, epochs=0, optimizer=sgd(model)[0], progress=False, context=context)
     with pytest.raises(ValueError, match="resume=True needs checkpoint"):
-        fit(model, train, val, epochs=1, optimizer=sgd(model)[0], resume=True, progress=False)
+        fit(model, train, val, epochs=1, optimizer=sgd(model)[0], resume=True, progress=False, context=context)

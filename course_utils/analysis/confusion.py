@@ -13,7 +13,8 @@ readable:
   (:func:`show_confusion_examples`).
 
 ``matrix[t, p]`` counts the images of true class ``t`` predicted as ``p``
-(:func:`course_utils.analysis.predictions.confusion_matrix` builds it from predictions).
+(:func:`confusion_matrix` builds it from predictions). This module is the one home of the
+confusion analysis: notebook 08 and the command's ``evaluate`` both read their tables from it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from course_utils.analysis.predictions import Predictions
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["ClassScore", "Confusion", "class_order", "examples_of", "per_class_accuracy", "plot_confusion",
-           "show_confusion_examples", "top_confusions", "worst_classes"]
+__all__ = ["ClassScore", "Confusion", "class_order", "class_scores", "confusion_matrix", "examples_of",
+           "per_class_accuracy", "plot_confusion", "show_confusion_examples", "top_confusions", "worst_classes"]
+
+
+def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor:
+    """``matrix[true, predicted]`` = number of images (from :func:`~course_utils.analysis.predictions.predict`)."""
+    index = predictions.targets * num_classes + predictions.predicted
+    return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def _checked(matrix: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -39,7 +48,7 @@ def _checked(matrix: torch.Tensor | np.ndarray) -> torch.Tensor:
         raise ValueError(f"A confusion matrix is square (classes × classes); got shape {tuple(matrix.shape)}.")
     if matrix.is_floating_point() or (matrix < 0).any():
         raise ValueError("A confusion matrix holds counts (non-negative integers): build it with "
-                         "course_utils.analysis.predictions.confusion_matrix(predictions, num_classes).")
+                         "course_utils.analysis.confusion.confusion_matrix(predictions, num_classes).")
     return matrix.long()
 
 
@@ -60,30 +69,44 @@ class ClassScore:
     total: int
     taken_for: str | None  # the class its images are most often wrongly predicted as (None: no mistakes)
     taken_for_count: int
+    predicted: int = 0  # how many images (of any class) were predicted as this one
 
     @property
     def accuracy(self) -> float:
-        """``correct / total``."""
+        """``correct / total``: the class's recall."""
         return self.correct / self.total
 
+    @property
+    def precision(self) -> float:
+        """``correct / predicted``: how often a prediction of this class is right (NaN if never predicted)."""
+        return self.correct / self.predicted if self.predicted else float("nan")
 
-def worst_classes(matrix: torch.Tensor | np.ndarray, class_names: Sequence[str], n: int = 10) -> list[ClassScore]:
-    """The ``n`` classes with the lowest accuracy (ties: more images first, then index); classes without images are left out."""
+
+def class_scores(matrix: torch.Tensor | np.ndarray, class_names: Sequence[str]) -> list[ClassScore]:
+    """A :class:`ClassScore` for every class that has images, in class order."""
     matrix = _checked(matrix)
     if len(class_names) != matrix.shape[0]:
         raise ValueError(f"{len(class_names)} class names for a {matrix.shape[0]}-class matrix.")
-    accuracy = per_class_accuracy(matrix)
-    present = [c for c in range(matrix.shape[0]) if not torch.isnan(accuracy[c])]
-    present.sort(key=lambda c: (float(accuracy[c]), -int(matrix[c].sum()), c))
     scores = []
-    for c in present[:n]:
+    for c in range(matrix.shape[0]):
+        total = int(matrix[c].sum())
+        if not total:
+            continue
         off = matrix[c].clone()
         off[c] = -1
         other = int(off.argmax())
         count = int(matrix[c, other])
-        scores.append(ClassScore(index=c, name=class_names[c], correct=int(matrix[c, c]), total=int(matrix[c].sum()),
-                                 taken_for=class_names[other] if count > 0 else None, taken_for_count=count))
+        scores.append(ClassScore(index=c, name=class_names[c], correct=int(matrix[c, c]), total=total,
+                                 taken_for=class_names[other] if count > 0 else None, taken_for_count=count,
+                                 predicted=int(matrix[:, c].sum())))
     return scores
+
+
+def worst_classes(matrix: torch.Tensor | np.ndarray, class_names: Sequence[str], n: int = 10) -> list[ClassScore]:
+    """The ``n`` classes with the lowest accuracy (ties: more images first, then index); classes without images are left out."""
+    scores = class_scores(matrix, class_names)
+    scores.sort(key=lambda score: (score.accuracy, -score.total, score.index))
+    return scores[:n]
 
 
 @dataclass(frozen=True)

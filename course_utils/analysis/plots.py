@@ -10,25 +10,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import matplotlib.pyplot as plt
 import torch
-from torch import nn
 
 from course_utils.analysis.predictions import Predictions, right_and_wrong_pairs
 from course_utils.data.transforms import TransformSettings, denormalize
-from course_utils.env import RunContext, current_context
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from course_utils.training.history import History
-
-__all__ = ["plot_history", "show_batch", "show_predictions", "show_right_and_wrong", "show_top5"]
+__all__ = ["Curves", "plot_history", "show_batch", "show_right_and_wrong", "show_top5"]
 
 
-def plot_history(history: History, title: str | None = None) -> Figure:
+class Curves(Protocol):
+    """What :func:`plot_history` reads (a :class:`~course_utils.training.history.History` has it all)."""
+
+    train_loss: list[float]
+    train_acc: list[float]
+    val_loss: list[float]
+    val_acc: list[float]
+    lr: list[float]
+    best_acc: float
+    best_epoch: int
+
+    @property
+    def epochs(self) -> int: ...
+
+
+def plot_history(history: Curves, title: str | None = None) -> Figure:
     """Loss, accuracy and learning-rate curves side by side, one point per epoch; returns the figure."""
     fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.4))
     x = list(range(1, history.epochs + 1))
@@ -73,33 +84,6 @@ def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence
         ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def show_predictions(model: nn.Module, dataset, class_names: Sequence[str], *, n: int = 8,
-                     settings: TransformSettings | None = None, columns: int = 4,
-                     context: RunContext | None = None, seed: int = 0) -> Figure:
-    """A grid of ``n`` images of ``dataset`` titled "predicted (true)": green if right, red if wrong.
-
-    ``dataset`` yields normalised tensors (an evaluation transform); ``settings`` undoes the
-    normalisation for display. The images are a reproducible random sample (``seed``).
-    """
-    settings = settings or TransformSettings()
-    device = (context or current_context()).device
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
-    images = torch.stack([dataset[i][0] for i in order])
-    labels = [dataset[i][1] for i in order]
-    model.eval().to(device)
-    with torch.inference_mode():
-        predicted = model(images.to(device)).argmax(dim=1).cpu().tolist()
-    rows = (len(order) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 3.0 * rows), squeeze=False)
-    for ax, image, p, t in zip(axes.flat, denormalize(images, settings.mean, settings.std), predicted, labels, strict=False):
-        ax.imshow(image.permute(1, 2, 0).numpy())
-        ax.set_title(f"{class_names[p]}\n({class_names[t]})", color="green" if p == t else "red", fontsize=9)
-    for ax in axes.flat:
-        ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -1,4 +1,4 @@
-"""How good is a trained classifier? Accuracy, top-5, confusions, pictures, one photo.
+"""A model's answers: on a whole data set (accuracy, top-5), on one photo, and which mistakes teach.
 
 Every function works for a model that ends in ``LogSoftmax`` (the notes' head) and for one
 that outputs raw scores (logits): ``log_softmax`` of either gives log-probabilities, and
@@ -8,7 +8,6 @@ the ranking of classes is the same.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,12 @@ import torch
 from PIL import Image
 from torch import nn
 
+from course_utils.context import RunContext
 from course_utils.data.transforms import TransformSettings, eval_transform
-from course_utils.env import RunContext, current_context
+from course_utils.models.forward import inference
 from course_utils.storage.image_files import open_rgb, to_rgb
 
-__all__ = ["Predictions", "confused_pairs", "confusion_matrix", "predict", "predict_image", "right_and_wrong_pairs"]
+__all__ = ["Predictions", "predict", "predict_image", "right_and_wrong_pairs"]
 
 
 @dataclass
@@ -48,56 +48,34 @@ class Predictions:
         return (self.topk[:, :k] == self.targets[:, None]).any(dim=1).float().mean().item()
 
 
-@torch.inference_mode()
-def predict(model: nn.Module, loader: Iterable, *, context: RunContext | None = None,
-            k: int = 5) -> Predictions:
+def predict(model: nn.Module, loader: Iterable, *, context: RunContext, k: int = 5) -> Predictions:
     """Run ``model`` (in evaluation mode) over ``loader``; keep the ``k`` best classes per image.
 
-    The images go through the model as ``fit`` validates them: on the context's device, in its
-    memory layout and precision.
+    The images go through the model as ``fit`` validates them
+    (:func:`~course_utils.models.forward.inference`: the context's device, layout and precision).
     """
-    from course_utils.training.loop import uses_channels_last
-
-    context = context or current_context()
-    layout = torch.channels_last if uses_channels_last(model, context) else torch.preserve_format
-    model.eval().to(context.device, memory_format=layout)  # type: ignore[call-overload]
     targets, tops, probs = [], [], []
-    for images, labels in loader:
-        with context.autocast():
-            scores = model(images.to(context.device, non_blocking=True, memory_format=layout))
-        log_probs = torch.log_softmax(scores.float(), dim=1)
-        best = log_probs.topk(min(k, log_probs.shape[1]), dim=1)
-        tops.append(best.indices.cpu())
-        probs.append(best.values.exp().cpu())
-        targets.append(labels)
+    with inference(model, context) as run:
+        for images, labels in loader:
+            log_probs = torch.log_softmax(run(images), dim=1)
+            best = log_probs.topk(min(k, log_probs.shape[1]), dim=1)
+            tops.append(best.indices.cpu())
+            probs.append(best.values.exp().cpu())
+            targets.append(torch.as_tensor(labels))
     if not targets:
         raise ValueError("The loader yielded no images; check the data set is not empty.")
     return Predictions(torch.cat(targets), torch.cat(tops), torch.cat(probs))
 
 
-def confused_pairs(predictions: Predictions, class_names: Sequence[str], n: int = 5) -> list[tuple[str, str, int]]:
-    """The ``n`` most frequent mistakes as ``(true name, predicted name, count)``."""
-    mistakes = Counter(
-        (int(t), int(p)) for t, p in zip(predictions.targets, predictions.predicted, strict=True) if t != p
-    )
-    return [(class_names[t], class_names[p], count) for (t, p), count in mistakes.most_common(n)]
-
-
-def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor:
-    """``matrix[true, predicted]`` = number of images."""
-    index = predictions.targets * num_classes + predictions.predicted
-    return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
 def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, class_names: Sequence[str],
-                  settings: TransformSettings | None = None, *, k: int = 5,
-                  context: RunContext | None = None,
+                  settings: TransformSettings | None = None, *, k: int = 5, context: RunContext,
                   transform: Callable | None = None) -> list[tuple[str, float]]:
     """The ``k`` most probable classes of one image file, as ``(name, probability)`` pairs.
 
     The image is preprocessed exactly like validation data: ``eval_transform(settings)``
-    (resize, centre crop, normalise), unless you pass ``transform``. ``settings`` defaults to
-    the notes' (224 px, ImageNet normalisation); pass the ones the model was trained with.
+    (resize, centre crop, normalise), unless you pass ``transform``, and runs through the model
+    as in :func:`predict`. ``settings`` defaults to the notes' (224 px, ImageNet normalisation);
+    pass the ones the model was trained with.
     """
     settings = settings or TransformSettings()
     if not isinstance(image, Image.Image):
@@ -106,10 +84,8 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, clas
             raise FileNotFoundError(f"No image file at {path}.")
         image = open_rgb(path)  # says which file is broken; 16-bit and transparent images converted
     tensor = (transform or eval_transform(settings))(to_rgb(image)).unsqueeze(0)
-    device = (context or current_context()).device
-    model.eval().to(device)
-    with torch.inference_mode():
-        probabilities = torch.softmax(torch.log_softmax(model(tensor.to(device)).float(), 1), 1)[0].cpu()
+    with inference(model, context) as run:
+        probabilities = torch.softmax(torch.log_softmax(run(tensor), 1), 1)[0].cpu()
     best = probabilities.topk(min(k, len(class_names)))
     return [(class_names[i], float(p)) for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)]
 

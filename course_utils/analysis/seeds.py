@@ -1,10 +1,12 @@
-"""Experiments with several seeds: per-seed results, mean and spread, and "is that difference real?".
+"""Experiments with several seeds, and the course's one rule for "is that difference real?".
 
 One training run is one draw: another seed (随机种子) gives other initial weights and another
 order of batches, and the accuracy moves by a point or more. Comparing two settings on one
 seed each compares two draws. :func:`run_seeds` repeats a run for several seeds (seeding
 everything before each), and :func:`compare` says whether two settings differ by more than
-the seed-to-seed noise: Welch's t interval (95 %) of the difference of the means. With three
+the seed-to-seed noise: Welch's t interval (95 %) of the difference of the means. Every verdict
+of the course ("a real difference" or "within the noise"), in every notebook and in the freezing
+experiment, is this function's. With three
 seeds that interval is wide (the t factor is about 2.8-4.3 instead of 2); a difference it
 calls "within the noise" may still be real, only not shown by this experiment.
 """
@@ -16,8 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from course_utils.context import RunContext
 from course_utils.env import seed_everything
 
 __all__ = ["Comparison", "SeedRuns", "compare", "run_seeds"]
@@ -63,10 +64,13 @@ def run_seeds(
     run: Callable[[int], float | Mapping[str, Any]],
     seeds: Sequence[int] = (0, 1, 2),
     *,
+    context: RunContext,
     progress: bool = True,
     desc: str | None = None,
 ) -> SeedRuns:
     """Call ``run(seed)`` for every seed, after ``seed_everything(seed)``; collect the results.
+
+    ``context`` shows the progress over seeds (``progress=False``: none).
 
     ``run`` returns a number (the metric ``"value"``) or a mapping of metrics. Because
     everything is seeded before each call, the same seed gives the same result again (on the
@@ -78,7 +82,8 @@ def run_seeds(
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"The seeds must differ, got {seeds}.")
     results = []
-    for seed in tqdm(seeds, desc=desc or "seeds", leave=False, disable=not progress):
+    bar = context.progress_bar(total=len(seeds), desc=desc or "seeds", leave=False, disable=not progress)
+    for seed in seeds:
         seed_everything(seed)
         result = run(seed)
         if isinstance(result, Mapping):
@@ -87,6 +92,8 @@ def run_seeds(
             results.append({"value": float(result)})
         else:
             raise TypeError(f"run(seed) must return a number or a mapping of metrics, got {type(result).__name__}.")
+        bar.update(1)
+    bar.close()
     return SeedRuns(seeds=seeds, results=tuple(results))
 
 

@@ -27,22 +27,23 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
+from course_utils.arguments import warn_caller
 from course_utils.data.flowers102 import NAMES_FILE, OFFICIAL_DIR_NAME, download_flowers102
 from course_utils.data.sources import DOWNLOAD, FOLDER, GENERATED, DataSource, download_or_fall_back
-from course_utils.env import FLOWERS_ENV_VAR, RunContext, current_context
+from course_utils.env import FLOWERS_ENV_VAR, RunContext, current_context, shown_path
 from course_utils.storage.image_files import IMAGE_SUFFIXES, open_rgb, why_unreadable
 
 SPLITS = ("train", "valid", "test")
 
-__all__ = ["SPLITS", "FlowerFolder", "FlowerSource", "check_layout", "find_flowers", "flower_datasets",
+__all__ = ["DATA_CHOICES", "SPLITS", "FlowerFolder", "FlowerSource", "check_layout", "choose_flowers", "find_flowers",
+           "flower_datasets",
            "flower_loaders", "load_class_names"]
 
 
@@ -88,7 +89,7 @@ def find_flowers(
         root = Path(given).expanduser()
         check_layout(root)
         origin = "given path" if path is not None else f"${FLOWERS_ENV_VAR}"
-        return _describe(root, FOLDER, "your flowers", f"your folder {root} ({origin})")
+        return _describe(root, FOLDER, "your flowers", f"your folder {shown_path(root)} ({origin})")
 
     official = context.data_dir / OFFICIAL_DIR_NAME
     if not official.is_dir() and download:
@@ -102,6 +103,28 @@ def find_flowers(
 
     root = make_synthetic_flowers(image_size=synthetic_size, per_class=synthetic_per_class, progress=progress)
     return _describe(root, GENERATED, "synthetic flowers", "synthetic flowers drawn by the course (offline default)")
+
+
+DATA_CHOICES = ("auto", "download", "synthetic")
+"""Where the command line takes its flowers: ``auto`` (a folder, or what is already there),
+``download`` (fetch Flowers-102 first), ``synthetic`` (the course's drawn flowers, offline)."""
+
+
+def choose_flowers(folder: str | os.PathLike | None = None, data: str = "auto", *, context: RunContext,
+                   synthetic_size: int = 160, synthetic_per_class: tuple[int, int, int] = (30, 10, 10)) -> FlowerSource:
+    """:func:`find_flowers`, or the synthetic flowers when ``data="synthetic"`` (see :data:`DATA_CHOICES`)."""
+    if data not in DATA_CHOICES:
+        raise ValueError(f"data must be one of {DATA_CHOICES}, got {data!r}.")
+    if data != "synthetic":
+        return find_flowers(folder, download=data == "download", synthetic_size=synthetic_size,
+                            synthetic_per_class=synthetic_per_class, progress=context.bars, context=context)
+    if folder is not None:
+        raise ValueError("Pass a FOLDER or --data synthetic, not both.")
+    from course_utils.data.synthetic_flowers import make_synthetic_flowers
+
+    root = make_synthetic_flowers(context.data_dir, image_size=synthetic_size, per_class=synthetic_per_class,
+                                  progress=context.bars)
+    return _describe(root, GENERATED, "synthetic flowers", "synthetic flowers drawn by the course")
 
 
 def _describe(root: Path, kind: str, name: str, description: str) -> FlowerSource:
@@ -204,7 +227,7 @@ class FlowerFolder(ImageFolder):
             raise ValueError(f"No class name for folder(s) {missing[:5]} in {split_dir.parent / NAMES_FILE}.")
         self.class_names: list[str] = [names[c] for c in self.classes]
         if self.skipped:
-            warnings.warn(_skipped_message(split_dir, self.skipped, len(self.samples)), stacklevel=2)
+            warn_caller(_skipped_message(split_dir, self.skipped, len(self.samples)))
         if classes is None:  # the training split: every class needs at least one image
             empty = sorted(set(self.classes) - {self.classes[t] for t in self.targets}, key=_id_order)
             if empty:
@@ -270,7 +293,7 @@ def flower_datasets(
     train_transform: Callable | None = None,
     eval_transform: Callable | None = None,
     *,
-    max_per_class: int | dict[str, int] | None = None,
+    max_per_class: int | Mapping[str, int | None] | None = None,
 ) -> dict[str, FlowerFolder]:
     """One :class:`FlowerFolder` per split present (train, valid, test), numbered alike.
 
@@ -280,7 +303,7 @@ def flower_datasets(
     folder = Path(root.root if isinstance(root, FlowerSource) and root.root is not None else root)  # type: ignore[arg-type]
     check_layout(folder)
     names = load_class_names(folder)
-    limits = max_per_class if isinstance(max_per_class, dict) else dict.fromkeys(SPLITS, max_per_class)
+    limits = dict(max_per_class) if isinstance(max_per_class, Mapping) else dict.fromkeys(SPLITS, max_per_class)
     train = FlowerFolder(folder / "train", train_transform, names=names, max_per_class=limits.get("train"))
     sets = {"train": train}
     for split in ("valid", "test"):

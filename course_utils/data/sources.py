@@ -13,13 +13,13 @@ falls back to a generated set, it says so in one way only: a :class:`DataSourceW
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import TypeVar
 
+from course_utils.arguments import warn_caller
 from course_utils.env import stall_timeout
 
 __all__ = ["FOLDER", "DOWNLOAD", "GENERATED", "DataSource", "DataSourceWarning", "download_or_fall_back"]
@@ -85,5 +85,5 @@ def download_or_fall_back(download: Callable[[], T], *, what: str, instead: str)
         with stall_timeout():
             return download()
     except (OSError, RuntimeError) as error:
-        warnings.warn(f"{what} failed ({error}); using {instead} instead.", DataSourceWarning, stacklevel=2)
+        warn_caller(f"{what} failed ({error}); using {instead} instead.", DataSourceWarning)
         return None

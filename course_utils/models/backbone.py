@@ -16,28 +16,11 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from course_utils.models.build import head_of
+from course_utils.context import RunContext
+from course_utils.models.forward import to_device
+from course_utils.models.heads import head_module, head_of
 
-__all__ = ["checked_backbone", "head_module", "inference_backbone"]
-
-
-def head_module(model: nn.Module) -> nn.Module:
-    """The model's head (a ``Linear``, or the notes' ``Sequential(Linear, LogSoftmax)``), checked.
-
-    Cached features need a head that maps one feature vector to the output: a clear error for
-    a head that is not ``Linear`` (SqueezeNet classifies with a convolution).
-    """
-    name = head_of(model).name
-    head = model.get_submodule(name)
-    linear = head[0] if isinstance(head, nn.Sequential) and len(head) else head
-    if not isinstance(linear, nn.Linear) or (isinstance(head, nn.Sequential)
-                                             and any(list(m.parameters()) for m in list(head)[1:])):
-        raise ValueError(
-            f"The head of {type(model).__name__} ({name}) is a {type(head).__name__}, not a Linear layer "
-            "(or Sequential(Linear, LogSoftmax)); cached features need such a head. Train this model with "
-            "fit on images instead."
-        )
-    return head
+__all__ = ["checked_backbone", "inference_backbone"]
 
 
 def inference_backbone(model: nn.Module, *, fold_batchnorm: bool = True) -> nn.Module:
@@ -67,14 +50,17 @@ def inference_backbone(model: nn.Module, *, fold_batchnorm: bool = True) -> nn.M
     return backbone
 
 
-def checked_backbone(backbone: nn.Module, model: nn.Module, images: torch.Tensor,
-                     memory_format: torch.memory_format = torch.contiguous_format) -> nn.Module:
+def checked_backbone(backbone: nn.Module, model: nn.Module, images: torch.Tensor, context: RunContext,
+                     layout: torch.memory_format = torch.contiguous_format) -> nn.Module:
     """``backbone`` if the head on its output gives the model's output on ``images``; else an
-    unfolded backbone that does; else a clear error (the model does something after its head)."""
+    unfolded backbone that does; else a clear error (the model does something after its head).
+
+    ``images`` are a batch on the CPU; the check runs on the context's device, in float32."""
+    images = to_device(images, context, layout)
     if _agrees(model, backbone, images):
         return backbone
     if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):  # folding may have misread the order
-        unfolded = inference_backbone(model, fold_batchnorm=False).to(images.device, memory_format=memory_format)  # type: ignore[call-overload]
+        unfolded = inference_backbone(model, fold_batchnorm=False).to(context.device, memory_format=layout)  # type: ignore[call-overload]
         if _agrees(model, unfolded, images):
             return unfolded
     raise ValueError(
@@ -82,8 +68,6 @@ def checked_backbone(backbone: nn.Module, model: nn.Module, images: torch.Tensor
         "it: the model does something after the head, which cached features cannot reproduce. Train this "
         "model with fit on images instead."
     )
-
-
 
 
 def _agrees(model: nn.Module, backbone: nn.Module, images: torch.Tensor) -> bool:

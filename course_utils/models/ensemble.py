@@ -9,7 +9,7 @@ Lite1 or Lite2 alone brought nothing; on 818 validation photos that gain is with
 and a cross-validation on the training photos shows it more clearly (README, "Flowers-102
 results", and ``python -m benchmarks.backbones``).
 
-:func:`build_model` builds one by joining names with ``+``:
+:func:`~course_utils.models.build.build_model` builds one by joining names with ``+``:
 ``build_model("efficientnet_lite0+efficientnet_lite1+efficientnet_lite2", 102)``. Every member
 sees the same image (one transform, one size), and the result is an ordinary model: its head is
 recorded like any other (``fc``), so cached features, stage 1 and 2, checkpoints and prediction
@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.models.build import remove_classifier
+from course_utils.models.heads import remove_classifier
 
-__all__ = ["BackboneEnsemble", "member_names"]
+__all__ = ["SEPARATOR", "BackboneEnsemble", "member_names"]
 
 SEPARATOR = "+"
 

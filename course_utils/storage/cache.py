@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from course_utils.storage.checkpoints import load_checkpoint, save_checkpoint
 
-__all__ = ["cache_key", "cached_tensors", "file_fingerprints"]
+__all__ = ["cache_key", "cached_json", "cached_tensors", "file_fingerprints", "run_folder", "write_json"]
 
 
 def file_fingerprints(files: Iterable[str | os.PathLike[str]], root: str | os.PathLike[str]) -> list[list[Any]]:
@@ -55,3 +56,43 @@ def cached_tensors(path: str | os.PathLike[str], compute: Callable[[], Mapping[s
     state = dict(compute())
     save_checkpoint(path, state)
     return state, False
+
+
+def run_folder(data_dir: str | os.PathLike[str], name: str, depends_on: Mapping[str, Any]) -> Path:
+    """``data_dir/runs/<name>-<key>``: a training run's folder, named like a cache after what it depends on.
+
+    A run's checkpoints are only worth resuming with the same data, model and recipe. Naming its
+    folder by a hash of ``depends_on`` (the data source and its classes, the model, the recipe)
+    makes switching any of them start a new run in a new folder, and switching back find the old
+    one, finished, instead of a checkpoint that does not fit.
+    """
+    return Path(data_dir) / "runs" / f"{name}-{cache_key(depends_on, length=10)}"
+
+
+def cached_json(path: str | os.PathLike[str], compute: Callable[[], Any]) -> tuple[Any, bool]:
+    """``(value, from_cache)``: the JSON saved at ``path``, or ``compute()`` saved there now, atomically.
+
+    For small results (an experiment's accuracies): a file that cannot be parsed is computed again.
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")), True
+        except (ValueError, OSError):  # cut short or overwritten: compute it again
+            pass
+    value = compute()
+    write_json(path, value)
+    return value, False
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``path`` atomically: the file is whole or absent, never half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(value, file, indent=1)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -83,6 +83,10 @@ class TrainingState:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in state.items() if k in known})
 
+    def best_weights(self) -> dict[str, Any]:
+        """The weights to predict with: the best epoch's (the last epoch's for a file that has no best)."""
+        return self.state_dict if self.state_dict is not None else self.last_state_dict
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write it atomically (:func:`save_checkpoint`)."""
         return save_checkpoint(path, self.to_dict())

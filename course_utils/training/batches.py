@@ -1,26 +1,21 @@
 """The small steps of :func:`course_utils.training.loop.fit`: argument checks, batches, losses.
 
 Kept apart so that ``fit`` reads as the loop it is: check the arguments
-(:func:`check_fit_arguments`), unpack each batch (:func:`unpack_batch`) and move it to the
-device (:func:`to_device`), compute the logits and the loss (:func:`logits_and_loss`), keep a
-CPU copy of the best weights (:func:`cpu_copy`), and on resume check and load a checkpoint
-(:func:`check_resumable`, :func:`load_weights`).
+(:func:`check_fit_arguments`), unpack each batch (:func:`unpack_batch`), compute the logits and
+the loss (:func:`logits_and_loss`), keep a CPU copy of the best weights (:func:`cpu_copy`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from course_utils.arguments import require_int
-from course_utils.storage.checkpoints import TrainingState, check_compatible
 
-__all__ = ["check_fit_arguments", "check_resumable", "cpu_copy", "load_weights", "logits_and_loss",
-           "to_device", "unpack_batch"]
+__all__ = ["batches_in", "check_fit_arguments", "cpu_copy", "logits_and_loss", "unpack_batch"]
 
 
 def check_fit_arguments(model: Any, train_loader: Any, val_loader: Any, epochs: Any, optimizer: Any,
@@ -49,24 +44,12 @@ def check_fit_arguments(model: Any, train_loader: Any, val_loader: Any, epochs: 
         raise ValueError("resume=True needs checkpoint=<path of the checkpoint to continue from>.")
 
 
-def check_resumable(state: TrainingState, extra: Mapping[str, Any]) -> None:
-    """Refuse to resume a checkpoint made for another model or other classes."""
-    wanted = {k: extra[k] for k in ("model_name", "num_classes", "class_names") if k in extra}
-    if wanted:
-        check_compatible(state.to_dict(), **wanted)
-
-
-def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], path: str | Path) -> None:
-    """``model.load_state_dict(weights)``, with an error that says what to do when they do not fit."""
+def batches_in(loader: Iterable) -> int | None:
+    """How many batches ``loader`` yields per pass, or None when it cannot say."""
     try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:  # PyTorch lists the missing, unexpected and mis-shaped tensors
-        details = str(error).split(":", 1)[-1].strip()
-        raise ValueError(
-            f"{path} holds weights for another model (another architecture or number of classes): "
-            f"{details} Resume only with the model it was trained with, or pass resume=False to "
-            "start afresh (the file will be overwritten)."
-        ) from error
+        return len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def unpack_batch(batch: Any) -> tuple[Any, torch.Tensor]:
@@ -78,17 +61,6 @@ def unpack_batch(batch: Any) -> tuple[Any, torch.Tensor]:
         f"yields; got a {type(batch).__name__}"
         + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "") + "."
     )
-
-
-def to_device(inputs: Any, device: torch.device, channels_last: bool) -> Any:
-    """Inputs on ``device`` (non-blocking copies; 4-D images channels-last if asked)."""
-    if isinstance(inputs, torch.Tensor):
-        if channels_last and inputs.dim() == 4:
-            return inputs.to(device, non_blocking=True, memory_format=torch.channels_last)
-        return inputs.to(device, non_blocking=True)
-    if isinstance(inputs, (tuple, list)):
-        return type(inputs)(to_device(x, device, channels_last) for x in inputs)
-    raise TypeError(f"Inputs must be a tensor (or a tuple of tensors), got {type(inputs).__name__}.")
 
 
 def logits_and_loss(criterion: Callable, outputs: Any, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,7 +39,7 @@ from course_utils.context import RunContext
 
 __all__ = ["RANK_SEED_STRIDE", "RanksDisagree", "ShardSampler", "barrier", "check_agreement",
            "compare_fingerprints", "distributed_job", "gather_objects", "reduce_metrics",
-           "set_epoch", "sharded_loaders", "unwrap", "weights_digest", "wrap_model"]
+           "set_epoch", "sharded_loaders", "weights_digest", "wrap_model"]
 
 RANK_SEED_STRIDE = 100_003
 """Process ``rank`` seeds its random generators with ``seed + epoch + rank * RANK_SEED_STRIDE``:
@@ -90,12 +90,6 @@ def wrap_model(model: nn.Module, context: RunContext) -> nn.Module:
 
     ids = [context.device.index] if context.device.type == "cuda" and context.device.index is not None else None
     return DistributedDataParallel(model, device_ids=ids)
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a ``DistributedDataParallel`` wrapper (or the model itself)."""
-    inner = getattr(model, "module", None)
-    return inner if isinstance(inner, nn.Module) and type(model).__name__ == "DistributedDataParallel" else model
 
 
 class ShardSampler(Sampler[int]):

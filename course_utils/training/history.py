@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["History"]
+__all__ = ["NOTES_NAMES", "History"]
+
+NOTES_NAMES = {"val_acc_history": "val_acc", "train_acc_history": "train_acc", "valid_losses": "val_loss",
+               "train_losses": "train_loss", "LRs": "lr"}
+"""The notes' ``train_model`` returned these five lists, in this order; a History holds them under
+plain names (the values here) and answers to the notes' names too."""
 
 
 @dataclass
@@ -49,25 +54,11 @@ class History:
         return len(self.train_loss)
 
     # The names the notes use ------------------------------------------------------------
-    @property
-    def val_acc_history(self) -> list[float]:
-        return self.val_acc
-
-    @property
-    def train_acc_history(self) -> list[float]:
-        return self.train_acc
-
-    @property
-    def valid_losses(self) -> list[float]:
-        return self.val_loss
-
-    @property
-    def train_losses(self) -> list[float]:
-        return self.train_loss
-
-    @property
-    def LRs(self) -> list[float]:  # the notes spell it this way
-        return self.lr
+    def __getattr__(self, name: str) -> list[float]:
+        """The notes' names for the five lists (``history.val_acc_history``, ``history.LRs``…)."""
+        if name in NOTES_NAMES:
+            return getattr(self, NOTES_NAMES[name])
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def as_notes_tuple(self) -> tuple[list[float], list[float], list[float], list[float], list[float]]:
         """``(val_acc_history, train_acc_history, valid_losses, train_losses, LRs)``, as in the notes."""
@@ -107,7 +98,7 @@ class History:
     def plot(self, title: str | None = None) -> Figure:
         """Loss, accuracy and learning-rate curves side by side (:func:`course_utils.analysis.plots.plot_history`).
 
-        In a notebook: ``_ = history.plot()`` then ``plt.show()``.
+        In a notebook: ``history.plot()`` then ``plt.show()``.
         """
         from course_utils.analysis.plots import plot_history
 

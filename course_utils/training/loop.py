@@ -34,15 +34,13 @@ import torch
 from torch import nn
 
 from course_utils.arguments import require_int
-from course_utils.env import RunContext, current_context
-from course_utils.storage.checkpoints import TrainingState, load_checkpoint
+from course_utils.context import RunContext
+from course_utils.models.forward import forward, place
 from course_utils.training.batches import (
+    batches_in,
     check_fit_arguments,
-    check_resumable,
     cpu_copy,
-    load_weights,
     logits_and_loss,
-    to_device,
     unpack_batch,
 )
 from course_utils.training.distributed import (
@@ -53,9 +51,11 @@ from course_utils.training.distributed import (
     wrap_model,
 )
 from course_utils.training.history import History
-from course_utils.training.randomness import reseed, rng_state, set_rng_state
+from course_utils.training.randomness import reseed
+from course_utils.training.resume import resume as resume_from
+from course_utils.training.resume import training_state
 
-__all__ = ["History", "batches_in", "evaluate", "fit", "run_phase", "train_mode"]
+__all__ = ["evaluate", "fit", "run_phase", "train_mode"]
 
 _REFRESH_SECONDS = 0.5
 """How often the batch progress bar shows a new loss/accuracy (each refresh costs a sync)."""
@@ -81,35 +81,20 @@ def train_mode(model: nn.Module) -> nn.Module:
     return model
 
 
-def batches_in(loader: Iterable) -> int | None:
-    """How many batches ``loader`` yields per pass, or None when it cannot say."""
-    try:
-        return len(loader)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
-def uses_channels_last(model: nn.Module, context: RunContext) -> bool:
-    """The context's ``channels_last``, for a model with 2-D convolutions to profit from it."""
-    return context.channels_last and any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
 def evaluate(
     model: nn.Module,
     loader: Iterable,
     *,
     criterion: nn.Module | None = None,
-    context: RunContext | None = None,
+    context: RunContext,
     progress: bool = False,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``loader`` (evaluation mode, no gradients)."""
-    context = context or current_context()
-    channels_last = uses_channels_last(model, context)
-    model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
+    """Mean loss and accuracy of ``model`` on ``loader`` (the notes' valid phase: evaluation mode, no gradients)."""
+    layout = place(model, context)
     criterion = (criterion or nn.CrossEntropyLoss()).to(context.device)
     model.eval()
     with context.progress_bar(total=batches_in(loader), desc="evaluate", leave=False, disable=not progress) as bar:
-        return run_phase(model, loader, criterion, train=False, context=context, channels_last=channels_last, bar=bar)
+        return run_phase(model, loader, criterion, train=False, context=context, layout=layout, bar=bar)
 
 
 def fit(
@@ -121,7 +106,7 @@ def fit(
     optimizer: torch.optim.Optimizer,
     scheduler: Any | None = None,
     criterion: nn.Module | None = None,
-    context: RunContext | None = None,
+    context: RunContext,
     compile: bool = False,
     checkpoint: str | Path | None = None,
     checkpoint_extra: Mapping[str, Any] | None = None,
@@ -138,9 +123,9 @@ def fit(
 
     - ``criterion``: defaults to ``nn.CrossEntropyLoss()`` (the model outputs raw scores);
       pass ``nn.NLLLoss()`` for a model that ends in ``LogSoftmax``, as in the notes.
-    - ``context``: device, precision and memory layout (default: the process's
-      :func:`~course_utils.env.current_context`); the model is moved to its device (the
-      optimizer keeps working: it holds the same parameters).
+    - ``context``: device, precision and memory layout, decided once at the top of the run
+      (:func:`~course_utils.env.run_context`); the model is moved to its device (the optimizer
+      keeps working: it holds the same parameters).
     - ``compile``: ``torch.compile`` the model in place (``model.compile()``) before training.
       The first epoch pays for the compilation (minutes on a CPU); it pays off on a GPU over
       several epochs.
@@ -169,11 +154,9 @@ def fit(
     check_fit_arguments(model, train_loader, val_loader, epochs, optimizer, checkpoint, resume)
     if patience is not None:
         require_int("patience", patience)
-    context = context or current_context()
     device = context.device
-    channels_last = uses_channels_last(model, context)
+    layout = place(model, context)
     criterion = (criterion or nn.CrossEntropyLoss()).to(device)
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
     if compile:
         model.compile()  # in place: the state_dict keeps its names, so checkpoints are unchanged
     trained = wrap_model(model, context)  # DistributedDataParallel in a distributed job; model itself otherwise
@@ -186,25 +169,16 @@ def fit(
     best_state: dict[str, torch.Tensor] | None = None
     start = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = TrainingState.from_dict(load_checkpoint(checkpoint), checkpoint)
-        check_resumable(state, extra)
-        load_weights(model, state.last_state_dict, checkpoint)
-        optimizer.load_state_dict(state.optimizer)
-        if scheduler is not None and state.scheduler is not None:
-            scheduler.load_state_dict(state.scheduler)
-        if scaler is not None and state.scaler is not None:
-            scaler.load_state_dict(state.scaler)
-        history = History.from_dict(state.history)
+        resumed = resume_from(checkpoint, model, optimizer, scheduler=scheduler, scaler=scaler, extra=extra)
+        history, best_state, start = resumed.history, resumed.best_state, resumed.start
         history.device, history.precision, history.interrupted = str(device), context.precision, False
-        best_state = state.state_dict
-        start = int(state.epoch)
-        set_rng_state(state.rng)
         if show:
-            print(f"Resuming from {checkpoint}: {start} epoch(s) done, best val acc "
+            print(f"Resuming from {Path(checkpoint).name}: {start} epoch(s) done, best val acc "
                   f"{history.best_acc:.3f} (epoch {history.best_epoch}).", flush=True)
 
+    # in a log file the epoch bar's lines would repeat the one line per epoch printed below
     epoch_bar = context.progress_bar(total=epochs, initial=min(start, epochs), desc="epochs", unit="epoch",
-                                     disable=not show)
+                                     disable=not show or context.progress == "log")
     batch_bar = context.progress_bar(total=0, desc="batches", unit="batch", leave=False, disable=not show)
     epoch = start
     try:
@@ -225,14 +199,14 @@ def fit(
             batch_bar.reset(total=batches_in(train_loader))
             batch_bar.set_description(f"epoch {epoch + 1} train")
             train_metrics = run_phase(
-                trained, train_loader, criterion, train=True, context=context, channels_last=channels_last,
+                trained, train_loader, criterion, train=True, context=context, layout=layout,
                 bar=batch_bar, optimizer=optimizer, scaler=scaler, scheduler=scheduler if per_batch else None,
             )
             model.eval()
             batch_bar.reset(total=batches_in(val_loader))
             batch_bar.set_description(f"epoch {epoch + 1} valid")
             val_metrics = run_phase(model, val_loader, criterion, train=False, context=context,
-                                    channels_last=channels_last, bar=batch_bar)
+                                    layout=layout, bar=batch_bar)
             if scheduler is not None and not per_batch:
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     scheduler.step(val_metrics[0])
@@ -245,14 +219,9 @@ def fit(
                 history.best_acc, history.best_epoch = val_metrics[1], epoch + 1
             history.record(train_metrics, val_metrics, lr, seconds)
             if checkpoint is not None and context.is_main:
-                TrainingState(
-                    epoch=epoch + 1, epochs=epochs, state_dict=best_state, best_acc=float(history.best_acc),
-                    best_epoch=int(history.best_epoch), last_state_dict=model.state_dict(),
-                    optimizer=optimizer.state_dict(), history=history.to_dict(),
-                    scheduler=scheduler.state_dict() if scheduler is not None else None,
-                    scaler=scaler.state_dict() if scaler is not None else None,
-                    seed=seed, rng=rng_state(), extra=extra,
-                ).save(checkpoint)
+                training_state(epoch=epoch + 1, epochs=epochs, history=history, best_state=best_state,
+                               last_state=model.state_dict(), optimizer=optimizer, scheduler=scheduler,
+                               scaler=scaler, seed=seed, extra=extra).save(checkpoint)
 
             epoch_bar.update(1)
             epoch_bar.set_postfix(train_loss=f"{train_metrics[0]:.4f}", val_acc=f"{val_metrics[1]:.3f}")
@@ -288,7 +257,7 @@ def run_phase(
     *,
     train: bool,
     context: RunContext,
-    channels_last: bool,
+    layout: torch.memory_format = torch.contiguous_format,
     bar: Any,
     optimizer: torch.optim.Optimizer | None = None,
     scaler: torch.amp.GradScaler | None = None,
@@ -312,10 +281,9 @@ def run_phase(
     with grad_mode:
         for batch in loader:
             inputs, targets = unpack_batch(batch)
-            inputs = to_device(inputs, device, channels_last)
             targets = targets.to(device, non_blocking=True)
+            outputs = forward(model, inputs, context, layout)
             with context.autocast():
-                outputs = model(inputs)
                 logits, loss = logits_and_loss(criterion, outputs, targets)
             if optimizer is not None:  # the training phase
                 optimizer.zero_grad(set_to_none=True)

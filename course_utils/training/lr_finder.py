@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from course_utils.env import RunContext, current_context
+from course_utils.context import RunContext
+from course_utils.models.forward import forward, place
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -80,7 +80,7 @@ def lr_range_test(
     steps: int = 100,
     beta: float = 0.9,
     diverge: float = 4.0,
-    context: RunContext | None = None,
+    context: RunContext,
     progress: bool = True,
 ) -> RangeTest:
     """Train ``model`` for ``steps`` batches with a rate growing from ``start_lr`` to ``end_lr``.
@@ -90,6 +90,7 @@ def lr_range_test(
       and is cycled if it has fewer than ``steps`` batches.
     - ``beta``: smoothing of the loss (exponential moving average); ``diverge``: stop when the
       smoothed loss exceeds ``diverge`` times its lowest value (or is not finite).
+    - ``context``: the device, layout and precision the batches run at, as in ``fit``.
 
     The weights of ``model`` and the state of ``optimizer`` are restored at the end.
     """
@@ -99,12 +100,11 @@ def lr_range_test(
         raise ValueError(f"steps must be at least 5 to draw a curve, got {steps}.")
     if not 0 <= beta < 1:
         raise ValueError(f"beta (smoothing) must be in [0, 1), got {beta}.")
-    device = (context or current_context()).device
     criterion = criterion or nn.CrossEntropyLoss()
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     home = next(model.parameters()).device
-    model.to(device)
+    layout = place(model, context)
     factor = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs: list[float] = []
     losses: list[float] = []
@@ -112,7 +112,7 @@ def lr_range_test(
     average, best, diverged = 0.0, math.inf, False
     model.train()
     try:
-        with tqdm(total=steps, desc="range test", leave=False, disable=not progress) as bar:
+        with context.progress_bar(total=steps, desc="range test", leave=False, disable=not progress) as bar:
             while len(lrs) < steps and not diverged:
                 batches = 0
                 for inputs, targets in loader:
@@ -121,7 +121,9 @@ def lr_range_test(
                     for group in optimizer.param_groups:
                         group["lr"] = lr
                     optimizer.zero_grad(set_to_none=True)
-                    loss = criterion(model(inputs.to(device)), targets.to(device))
+                    outputs = forward(model, inputs, context, layout)
+                    with context.autocast():
+                        loss = criterion(outputs, targets.to(context.device))
                     value = float(loss.detach())
                     if not math.isfinite(value):
                         diverged = True

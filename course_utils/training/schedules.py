@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "make_schedule", "schedule_rates", "steps_per_epoch_needed"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "make_schedule", "schedule_rates"]
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "warmup-cosine", "one-cycle")
@@ -49,11 +49,6 @@ def make_optimizer(name: str, params: Iterable, lr: float, *, weight_decay: floa
     if key == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
-
-
-def steps_per_epoch_needed(name: str) -> bool:
-    """True for schedules that step after every batch (so they need ``steps_per_epoch``)."""
-    return name == "one-cycle"
 
 
 def make_schedule(

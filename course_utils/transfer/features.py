@@ -44,13 +44,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils.env import RunContext, current_context, seed_everything
-from course_utils.models.backbone import checked_backbone, head_module, inference_backbone
-from course_utils.models.build import head_of
+from course_utils.context import RunContext
+from course_utils.env import seed_everything
+from course_utils.models.backbone import checked_backbone, inference_backbone
+from course_utils.models.forward import forward, place
+from course_utils.models.heads import head_module, head_of
 from course_utils.storage.cache import cache_key, cached_tensors, file_fingerprints
-from course_utils.storage.checkpoints import TrainingState
+from course_utils.training.batches import batches_in
 from course_utils.training.history import History
-from course_utils.training.loop import batches_in, fit, uses_channels_last
+from course_utils.training.loop import fit
+from course_utils.training.resume import training_state
 
 __all__ = ["FeatureBatches", "FeatureSet", "cached_features", "extract_features", "feature_key", "fit_head"]
 
@@ -62,7 +65,7 @@ def extract_features(
     model: nn.Module,
     loader,
     *,
-    context: RunContext | None = None,
+    context: RunContext,
     fold_batchnorm: bool = True,
     progress: bool = True,
     desc: str = "features",
@@ -72,24 +75,21 @@ def extract_features(
     The features are what enters the head that :func:`~course_utils.models.build.build_model`
     recorded. They are computed by :func:`~course_utils.models.backbone.inference_backbone`, a
     copy of the model without its head, in evaluation mode and under ``torch.inference_mode()``,
-    at the context's precision and memory layout. ``model`` itself is not changed. On the first
-    batch the backbone is checked against the model (:func:`~course_utils.models.backbone.checked_backbone`).
+    at the context's device, layout and precision (:mod:`course_utils.models.forward`). ``model``
+    itself is not changed. On the first batch the backbone is checked against the model
+    (:func:`~course_utils.models.backbone.checked_backbone`).
     """
-    context = context or current_context()
-    device = context.device
-    memory_format = torch.channels_last if uses_channels_last(model, context) else torch.contiguous_format
-    backbone = inference_backbone(model, fold_batchnorm=fold_batchnorm).to(device, memory_format=memory_format)  # type: ignore[call-overload]
+    backbone = inference_backbone(model, fold_batchnorm=fold_batchnorm)
+    layout = place(backbone, context)
     features, labels = [], []
     checked = False
     with torch.inference_mode(), context.progress_bar(total=batches_in(loader), desc=desc, leave=False,
                                                       disable=not progress) as bar:
         for images, targets in loader:
-            images = images.to(device, non_blocking=True, memory_format=memory_format)
             if not checked:
-                backbone = checked_backbone(backbone, model, images[:2], memory_format)
+                backbone = checked_backbone(backbone, model, images[:2], context, layout)
                 checked = True
-            with context.autocast():
-                batch = backbone(images)
+            batch = forward(backbone, images, context, layout)
             if batch.dim() != 2:
                 raise ValueError(f"The head's input has shape {tuple(batch.shape)}; expected (batch, features).")
             features.append(batch.float().to("cpu", non_blocking=True))
@@ -97,8 +97,8 @@ def extract_features(
             bar.update(1)
     if not features:
         raise ValueError("The loader yielded no batches: is the data set empty?")
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    if context.device.type == "cuda":
+        torch.cuda.synchronize(context.device)
     return torch.cat(features), torch.cat(labels).long()
 
 
@@ -207,7 +207,7 @@ def cached_features(
     views: int = 1,
     batch_size: int | None = None,
     seed: int = 0,
-    context: RunContext | None = None,
+    context: RunContext,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     desc: str | None = None,
@@ -227,7 +227,6 @@ def cached_features(
 
     if not isinstance(views, int) or views < 1:
         raise ValueError(f"views must be a positive integer (1 = one version of each image), got {views!r}.")
-    context = context or current_context()
     key = feature_key(model, dataset, views=views, seed=seed, precision=context.precision)
     folder = Path(cache_dir) if cache_dir is not None else context.data_dir / "cache" / "features"
     if batch_size is None:  # measured: on a CPU small batches are faster per image (they stay in cache)
@@ -268,7 +267,7 @@ def fit_head(
     scheduler: Any | None = None,
     criterion: nn.Module | None = None,
     batch_size: int = 32,
-    context: RunContext | None = None,
+    context: RunContext,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
     seed: int | None = 0,
@@ -284,7 +283,6 @@ def fit_head(
     weights. ``checkpoint=`` writes one stage-1 :class:`TrainingState` for the *full* model, so that
     ``stage2_optimizer`` and ``load_checkpoint`` work on it unchanged.
     """
-    context = context or current_context()
     head, dropout = head_module(model), head_of(model).dropout
     home = next(model.parameters()).device
     trainer: nn.Module = nn.Sequential(nn.Dropout(dropout), head) if dropout else head
@@ -297,12 +295,8 @@ def fit_head(
     head.to(home)  # fit moved the head to the training device; the backbone stayed home
     if checkpoint is not None:
         state = model.state_dict()  # the best epoch's weights: fit loaded them into the head
-        TrainingState(
-            epoch=history.epochs, epochs=epochs, state_dict=state, best_acc=float(history.best_acc),
-            best_epoch=int(history.best_epoch), last_state_dict=state, optimizer=optimizer.state_dict(),
-            history=history.to_dict(), scheduler=scheduler.state_dict() if scheduler is not None else None,
-            seed=seed, extra=dict(checkpoint_extra or {}),
-            stage1={"method": "cached features", "train_key": train.key, "valid_key": valid.key,
-                    "views": train.views},
-        ).save(checkpoint)
+        training_state(epoch=history.epochs, epochs=epochs, history=history, best_state=state, last_state=state,
+                       optimizer=optimizer, scheduler=scheduler, seed=seed, extra=checkpoint_extra,
+                       stage1={"method": "cached features", "train_key": train.key, "valid_key": valid.key,
+                               "views": train.views}).save(checkpoint)
     return history
