@@ -55,8 +55,9 @@ loads nothing heavy.
   ``pipeline.cli``                    the command line's arguments and help (``cnn-course``)
   ``pipeline.commands``               train (one process or many), evaluate a checkpoint, predict images
 
-``exercises/`` — checkers for the exercises at the end of each notebook
+``exercises/`` — checkers for the exercises at the end of each notebook, and for its predictions
   ``exercises.verdict``               what every checker shares: NotDone, Verdict, the @checker decorator
+  ``exercises.prediction``            predict, then run: comparing a prediction, naming the usual slips
   ``exercises.start``                 00's checkers
   ``exercises.convolution``           01's checkers: output sizes, a convolution's parameters
   ``exercises.pooling``               02's checkers
