@@ -114,7 +114,7 @@ def check_max_pool_gradient(count: int, size: int = 4) -> Verdict:
 # --- predictions: the learner answers before the cell that shows it ---------------------------
 
 
-def _pair(answer: Sequence[int], what: str) -> tuple[int, int]:
+def _pair(answer: Sequence[float], what: str) -> tuple[float, float]:
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         raise Mistake(f"give two numbers in a tuple, {what}; got {answer!r}.")
     if any(isinstance(a, bool) or not isinstance(a, (int, float)) for a in answer):
