@@ -17,7 +17,10 @@ loads nothing heavy.
   ``lessons.receptive_field_probe``   the receptive field measured by a gradient (04)
   ``lessons.architectures``           the notes' first CNN, plain and residual networks (05)
   ``lessons.pictures``                a real photograph offline; drawings of tensors, windows, fields
+  ``lessons.grid_pictures``           stride, padding and pooling: input and output grids side by side (01, 02)
+  ``lessons.volumes``                 volumes in 3-D: a kernel cube on its input, stacked fields (01, 04)
   ``lessons.diagrams``                diagrams drawn from the shapes the lessons compute (03, 05)
+  ``lessons.transfer_recipe``         the two-stage transfer recipe: what is frozen, what trains, which rate (06)
   ``lessons.nesting``                 a shallower net embedded in a deeper one: nested function classes (05)
   ``lessons.explorers``               ipywidgets sliders over the functions above
   ``lessons.model_tour``              what torchvision's model families return, described (08)
