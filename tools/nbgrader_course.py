@@ -36,7 +36,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nbgrader.preprocessors import ClearSolutions
+try:
+    from nbgrader.preprocessors import ClearSolutions
+except ModuleNotFoundError as error:  # a dev dependency: say how to get it
+    raise ModuleNotFoundError("nbgrader is not installed: `pip install nbgrader` (or `pip install -e '.[dev]'`, "
+                              "which `make setup` runs).") from error
 
 from tools.build_notebooks import ANSWER_PLACEHOLDER, INSTRUCTOR_TAG, SOLUTION_TAG, student_cell
 from tools.nbgrader_cells import GRADED
