@@ -20,7 +20,10 @@ loads nothing heavy.
   ``lessons.receptive_field_probe``   the receptive field measured by a gradient (04)
   ``lessons.architectures``           the notes' first CNN, plain and residual networks (05)
   ``lessons.pictures``                a real photograph offline; drawings of tensors, windows, fields
+  ``lessons.grid_pictures``           stride, padding and pooling: input and output grids side by side (01, 02)
+  ``lessons.volumes``                 volumes in 3-D: a kernel cube on its input, stacked fields (01, 04)
   ``lessons.diagrams``                diagrams drawn from the shapes the lessons compute (03, 05)
+  ``lessons.transfer_recipe``         the two-stage transfer recipe: what is frozen, what trains, which rate (06)
   ``lessons.nesting``                 a shallower net embedded in a deeper one: nested function classes (05)
   ``lessons.explorers``               ipywidgets sliders over the functions above
   ``lessons.model_tour``              what torchvision's model families return, described (08)
@@ -74,8 +77,9 @@ loads nothing heavy.
   ``command.main``                    parse, decide the context, run; one-line errors
   ``command.from_checkpoint``         evaluate a checkpoint, predict image files
 
-``exercises/`` — checkers for the exercises at the end of each notebook
+``exercises/`` — checkers for the exercises at the end of each notebook, and for its predictions
   ``exercises.verdict``               what every checker shares: NotDone, Verdict, the @checker decorator
+  ``exercises.prediction``            predict, then run: comparing a prediction, naming the usual slips
   ``exercises.start``                 00's checkers
   ``exercises.convolution``           01's checkers: output sizes, a convolution's parameters
   ``exercises.pooling``               02's checkers

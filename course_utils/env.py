@@ -41,6 +41,7 @@ __all__ = [
     "environment_report",
     "fast_mode",
     "get_device",
+    "graded_run",
     "is_online",
     "pick",
     "repo_root",
@@ -66,6 +67,11 @@ OFFLINE_ENV_VAR = "COURSE_OFFLINE"
 
 FLOWERS_ENV_VAR = "COURSE_FLOWERS_DIR"
 """Set to a folder in the notes' layout to train on your own copy of the flowers."""
+
+GRADING_ENV_VAR = "COURSE_GRADING"
+"""Set to ``1`` by the nbgrader configuration (``tools/nbgrader_course.py``) while nbgrader
+autogrades: a check that is not right then raises after printing its line, so that nbgrader
+scores its cell 0. A learner never sets it."""
 
 
 DISTRIBUTED_ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -260,6 +266,15 @@ def _data_dir(given: str | os.PathLike[str] | None) -> Path:
 def fast_mode() -> bool:
     """True when the test command (or you) asked for the small, quick version of each run."""
     return current_context().fast
+
+
+def graded_run() -> bool:
+    """True while nbgrader autogrades the notebook (``COURSE_GRADING=1``): checks then raise when not right.
+
+    Read at each check rather than once: it describes how this kernel was started, not a setting
+    of the run, and a learner's notebook never has it.
+    """
+    return _flag(GRADING_ENV_VAR)
 
 
 def pick(full: T, fast: T) -> T:

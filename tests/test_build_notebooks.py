@@ -66,6 +66,28 @@ def test_the_student_copy_has_stubs_and_no_outputs_and_the_instructor_copy_every
     assert [c.get("outputs") for c in kept] == [c.get("outputs") for c in source.cells]
 
 
+def _predictions(notebook: nbformat.NotebookNode) -> list[int]:
+    """Indices of the answer cells before the summary: the predictions."""
+    summary = max(i for i, c in enumerate(notebook.cells) if c.source.startswith("## Summary"))
+    return [i for i, c in enumerate(notebook.cells[:summary]) if c.cell_type == "code"
+            and {"solution", "answer"} & set(c.metadata.get("tags", []))]
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=lambda p: p.stem[:2])
+def test_the_student_copy_keeps_each_prediction_as_a_question(built, path):
+    out, _ = built
+    source = nbformat.read(path, as_version=4)
+    student = nbformat.read(out / "student" / path.name, as_version=4)
+    asked = _predictions(student)
+    assert len(asked) == len(_predictions(source))
+    if path.name[:2] in {"01", "02", "03", "04"}:
+        assert len(asked) >= 2, "predict, then run: two or three per notebook"
+    for index in asked:
+        question, stub, check = student.cells[index - 1], student.cells[index], student.cells[index + 1]
+        assert question.cell_type == "markdown" and "**Predict, then run.**" in question.source
+        assert stub.source.endswith(" = ...  # your answer here") and CHECK.match(check.source)
+
+
 def test_the_student_copy_runs_top_to_bottom_and_says_not_done_yet(built, monkeypatch):
     from nbclient import NotebookClient
 

@@ -69,6 +69,17 @@ def test_pipeline_shapes_are_layer_tables(model, size):
     assert not plt.fignum_exists(fig.number)
 
 
+def test_numbered_layers_are_the_layers_with_parameters():
+    model = notes_net()
+    table = layer_table(model, (3, 32, 32))
+    fig = pipeline_diagram(model, (3, 32, 32), number_layers=True)
+    numbered = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "layer-number"]
+    counts = [row.parameters for row in table if row.parameters > 0]
+    assert len(numbered) == table.layers_with_parameters == 7
+    assert numbered == [f"layer {k}\n{p:,} params" for k, p in enumerate(counts, start=1)]
+    assert not [t for t in pipeline_diagram(model, (3, 32, 32)).axes[0].texts if t.get_gid() == "layer-number"]
+
+
 def test_pipeline_labels_follow_the_notes():
     stages = pipeline_stages(notes_net(), (3, 32, 32))
     assert [s.label for s in stages[:6]] == ["INPUT", "CONV", "RELU", "CONV", "RELU", "POOL"]

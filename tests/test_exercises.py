@@ -14,9 +14,18 @@ from course_utils.exercises.architectures import check_residual_block, check_str
 from course_utils.exercises.convolution import (
     check_blur_kernel,
     check_exact_strides,
+    check_one_map_shape,
     check_output_size,
+    check_pointwise_parameters,
+    check_strided_side,
 )
-from course_utils.exercises.counting import check_conv_parameters, check_doubled_widths
+from course_utils.exercises.counting import (
+    check_alexnet_side,
+    check_conv_parameters,
+    check_doubled_widths,
+    check_notes_layers,
+    check_parameters_at_224,
+)
 from course_utils.exercises.optimizers_losses import (
     check_adamw_step,
     check_calibration_error,
@@ -26,10 +35,20 @@ from course_utils.exercises.pooling import (
     check_avg_pool_2x2,
     check_max_pool_gradient,
     check_overlap_shape,
+    check_pooled_side,
+    check_pooling_parameters,
+    check_pooling_savings,
 )
-from course_utils.exercises.receptive_fields import check_field_of, check_layers_for_field
+from course_utils.exercises.prediction import compare_prediction
+from course_utils.exercises.receptive_fields import (
+    check_field_of,
+    check_layers_for_field,
+    check_stack_weights,
+    check_stacked_field,
+)
 from course_utils.exercises.start import check_offline_wait, check_output_at
 from course_utils.exercises.transfer import check_freeze, check_notes_head
+from course_utils.exercises.verdict import Mistake, NotRight
 from course_utils.lessons.architectures import FirstCNN
 from course_utils.lessons.receptive_field import receptive_field
 
@@ -41,6 +60,15 @@ CHECKERS = [
     check_calibration_error, check_adamw_step,
 ]
 
+# Predict, then run (01-04): each checks a value the learner commits to before the reveal cell.
+PREDICTIONS = [
+    check_one_map_shape, check_strided_side, check_pointwise_parameters,
+    check_pooling_parameters, check_pooled_side, check_pooling_savings,
+    check_parameters_at_224, check_alexnet_side, check_notes_layers,
+    check_stacked_field, check_stack_weights,
+]
+CHECKERS += PREDICTIONS
+
 
 def _stub(*args, **kwargs):
     raise NotDone()
@@ -48,7 +76,7 @@ def _stub(*args, **kwargs):
 
 # Checkers of a value (a number, a list, a tensor): the student build's stub is `name = ...`.
 VALUE_CHECKERS = {check_offline_wait, check_exact_strides, check_blur_kernel, check_overlap_shape,
-                  check_max_pool_gradient, check_doubled_widths, check_strided_first_cnn}
+                  check_max_pool_gradient, check_doubled_widths, check_strided_first_cnn, *PREDICTIONS}
 
 
 UNANSWERED = [(check, ...) for check in CHECKERS] + [
@@ -282,6 +310,57 @@ WRONG = [
     (check_layers_for_field, lambda t: (t - 1) // 2, "is too few"),
     (check_layers_for_field, lambda t: (t - 1) / 2, "a whole number"),
     (check_layers_for_field, lambda t: t, "is too many"),
+    # 01-04, predictions: the usual slips before each reveal
+    (check_one_map_shape, (28, 28, 3), "one kernel makes one map, not 3"),
+    (check_one_map_shape, (32, 32, 1), "count the positions where it fits whole"),
+    (check_one_map_shape, (27, 27, 1), "add 1, for the first one"),
+    (check_one_map_shape, (1, 28, 28), "PyTorch's order (C, H, W)"),
+    (check_one_map_shape, (28, 28), "as 3 numbers in a tuple"),
+    (check_one_map_shape, (30, 30, 1), "count the positions where the window fits whole"),
+    (check_strided_side, 3.5, "a window is placed whole or not at all"),
+    (check_strided_side, 4, "does not simply divide the side by 2"),
+    (check_strided_side, 2, "the formula ends with + 1"),
+    (check_strided_side, 6, "that is stride 1"),
+    (check_strided_side, "3", "answer with a number"),
+    (check_pointwise_parameters, 64, "a 1×1 kernel is not one number"),
+    (check_pointwise_parameters, 32, "as deep as its input: 64 weights each"),
+    (check_pointwise_parameters, 2048, "you forgot the biases"),
+    (check_pointwise_parameters, 2112, "C_out biases, not C_in"),
+    (check_pointwise_parameters, 1000, "holds for F = 1 too"),
+    (check_pooling_parameters, (4, 150), "a pooling window is not a kernel"),
+    (check_pooling_parameters, (0, 144), "you forgot the biases"),
+    (check_pooling_parameters, (0, 30), "multiply by C_out too"),
+    (check_pooling_parameters, (0, 151), "with F = 2"),
+    (check_pooling_parameters, 150, "give two numbers"),
+    (check_pooled_side, 3.5, "there is no half window"),
+    (check_pooled_side, 4, "PyTorch rounds down"),
+    (check_pooled_side, 2, "add 1, for the first"),
+    (check_pooled_side, 6, "that is stride 1"),
+    (check_pooling_savings, (2, 1), "a map has two sides"),
+    (check_pooling_savings, (4, 4), "do not depend on its input's size"),
+    (check_pooling_savings, (3, 1), "compare the numbers of output positions"),
+    (check_pooling_savings, (4,), "give two numbers"),
+    (check_parameters_at_224, 37240, "do not grow with the image"),
+    (check_parameters_at_224, 750, "you forgot the biases"),
+    (check_parameters_at_224, 1000, "has no H or W in it"),
+    (check_alexnet_side, 54.25, "is not a whole number"),
+    (check_alexnet_side, 55, "the paper's figure"),
+    (check_alexnet_side, 56, "does not simply divide the side by 4"),
+    (check_alexnet_side, 53, "the formula ends with + 1"),
+    (check_alexnet_side, 214, "that is stride 1"),
+    (check_notes_layers, 17, "holds 17 modules"),
+    (check_notes_layers, 10, "pooling has no parameters"),
+    (check_notes_layers, 13, "ReLU has no parameters"),
+    (check_notes_layers, 6, "the fully connected layer"),
+    (check_notes_layers, 8, "which of CONV, RELU, POOL, FC"),
+    (check_stacked_field, 9, "each layer adds only k − 1 = 2"),
+    (check_stacked_field, 27, "fields do not multiply"),
+    (check_stacked_field, 3, "that is one layer's field"),
+    (check_stacked_field, 5, "that is 2 layers"),
+    (check_stack_weights, 9, "that is one layer"),
+    (check_stack_weights, 49, "the single 7×7 layer"),
+    (check_stack_weights, 729, "they do not multiply"),
+    (check_stack_weights, 30, "add the layers"),
     # 05: a residual block; pooling replaced by strided convolutions
     (check_residual_block, NoShortcut, "add the input back"),
     (check_residual_block, IgnoresF, "F(x) is not added"),
@@ -343,6 +422,60 @@ def test_each_typical_wrong_answer_gets_its_sentence(check, answer, expected, ca
     assert expected in verdict.message, verdict.message
     assert printed == f"✗ {verdict.message}\n"
     assert "\n" not in verdict.message and len(verdict.message) < 260
+
+
+# The notebooks' reference answers to the predictions, written as in the notebooks.
+REFERENCE_PREDICTIONS = [
+    (check_one_map_shape, (32 - 5 + 1, 32 - 5 + 1, 1)),
+    (check_strided_side, (8 - 3) // 2 + 1),
+    (check_pointwise_parameters, 1 * 1 * 64 * 32 + 32),
+    (check_pooling_parameters, (0, 2 * 2 * 6 * 6 + 6)),
+    (check_pooled_side, (7 - 2) // 2 + 1),
+    (check_pooling_savings, ((28 * 28) / (14 * 14), 1)),
+    (check_parameters_at_224, 5 * 5 * 3 * 10 + 10),
+    (check_alexnet_side, (224 - 11) // 4 + 1),
+    (check_notes_layers, 3 * 2 + 1),
+    (check_stacked_field, 1 + 3 * (3 - 1)),
+    (check_stack_weights, 3 * 3 * 3),
+]
+
+
+def test_every_prediction_has_a_reference_answer():
+    assert [check for check, _ in REFERENCE_PREDICTIONS] == PREDICTIONS
+
+
+@pytest.mark.parametrize("check, answer", REFERENCE_PREDICTIONS, ids=lambda v: getattr(v, "__name__", ""))
+def test_the_reference_predictions_are_right(check, answer, capsys):
+    verdict = check(answer)
+    assert verdict.status == "right", verdict.message
+    assert capsys.readouterr().out == f"✓ right: {verdict.message}\n"
+
+
+def test_a_prediction_compares_whole_numbers_and_tuples():
+    assert compare_prediction(3.0, 3, what="the side", because="it fits.")  # 3.0 is the number 3
+    assert compare_prediction([28, 28, 1], (28, 28, 1), what="the shape", because="one map.")
+    with pytest.raises(Mistake, match="not a whole number"):
+        compare_prediction(2.5, 3, what="the side", because="")
+    with pytest.raises(Mistake, match="answer with a number"):
+        compare_prediction(True, 1, what="the side", because="")
+    with pytest.raises(Mistake, match="slip"):  # a slip is named before the generic message
+        compare_prediction(4, 3, what="the side", because="", slips=[(4, "slip")])
+    with pytest.raises(Mistake, match="^5 is not the side: think$"):
+        compare_prediction(5, 3, what="the side", because="", slips=[(3, "never: it is the answer")],
+                           hint="think")
+
+
+@pytest.mark.parametrize("answer, status", [(..., "not done"), (4, "wrong"), (3, "right")])
+def test_under_nbgrader_a_check_that_is_not_right_raises_after_printing(answer, status, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    if status == "right":
+        assert check_strided_side(answer)
+    else:
+        with pytest.raises(NotRight, match="check_strided_side"):
+            check_strided_side(answer)
+    assert capsys.readouterr().out.count("\n") == 1  # the learner's line, printed as always
+    monkeypatch.setenv("COURSE_GRADING", "0")
+    assert check_strided_side(answer).status == status  # outside grading: never raises
 
 
 def test_a_verdict_prints_once_and_reads_as_a_bool(capsys):

@@ -4,7 +4,9 @@ One source, two builds. The committed notebooks carry the reference solutions; t
 
 - ``build/student/``: every cell tagged ``solution`` replaced by a stub, cells tagged
   ``instructor`` left out, all outputs cleared. The stubs make a student notebook run top to bottom:
-  a function body becomes ``raise NotDone()``, which the checkers report as "not done yet";
+  a function body becomes ``raise NotDone()``, which the checkers report as "not done yet".
+  nbgrader's cell metadata (``tools/nbgrader_cells.py``) is left out too, so that this copy is
+  the same whether or not the notebooks carry it;
 - ``build/instructor/``: the notebooks as committed (solutions, teaching notes, the outputs of
   the full run), with a banner saying which copy this is.
 
@@ -22,6 +24,10 @@ becomes ``NAME = ...`` for every name it assigns and does not read itself, i.e. 
 checkers also report as "not done yet". A ``solution`` markdown cell (a model answer to an
 open question) becomes an empty "Your answer" cell.
 
+nbgrader reads the same markers (its ``ClearSolutions`` looks for lines *containing*
+``BEGIN SOLUTION`` and ``END SOLUTION``), and the course's nbgrader configuration gives nbgrader
+these stubs too (:func:`student_cell`, used by ``tools/nbgrader_course.py``).
+
 Usage: ``python -m tools.build_notebooks [--source notebooks] [--out build] [NOTEBOOK ...]``
 """
 
@@ -37,11 +43,12 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["BuildError", "build", "instructor_notebook", "student_notebook", "stub_solution"]
+__all__ = ["BuildError", "build", "instructor_notebook", "student_cell", "student_notebook", "stub_solution"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
-SOLUTION_TAG, INSTRUCTOR_TAG = "solution", "instructor"
+SOLUTION_TAG, INSTRUCTOR_TAG, ANSWER_TAG = "solution", "instructor", "answer"
+NBGRADER = "nbgrader"  # the key of nbgrader's cell metadata
 NOT_DONE_IMPORT = "from course_utils.exercises import NotDone  # what the stubs raise until you answer\n\n"
 ANSWER_PLACEHOLDER = "**Your answer:** *(double-click this cell and write it here)*"
 INSTRUCTOR_BANNER = (
@@ -148,20 +155,30 @@ def _clean(cell: dict, keep_outputs: bool) -> None:
         cell["execution_count"] = None
 
 
+def student_cell(cell: nbformat.NotebookNode, where: str = "cell") -> nbformat.NotebookNode | None:
+    """One cell as learners get it, changed in place: ``None`` for an ``instructor`` cell (left
+    out), a stub for a ``solution`` cell (tagged ``answer`` instead), any other cell as it is."""
+    tags = _tags(cell)
+    if INSTRUCTOR_TAG in tags:
+        return None
+    if SOLUTION_TAG in tags:
+        cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + [ANSWER_TAG]
+        if cell.cell_type == "code":
+            cell.source = stub_solution(cell.source, where=where)
+        else:
+            cell.source = ANSWER_PLACEHOLDER
+    return cell
+
+
 def student_notebook(notebook: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """The learners' copy: solutions stubbed, instructor notes removed, outputs cleared."""
+    """The learners' copy: solutions stubbed, instructor notes and nbgrader's metadata removed,
+    outputs cleared."""
     student = copy.deepcopy(notebook)
     cells = []
     for index, cell in enumerate(student.cells):
-        tags = _tags(cell)
-        if INSTRUCTOR_TAG in tags:
+        if student_cell(cell, where=f"{name}, cell {index}") is None:
             continue
-        if SOLUTION_TAG in tags:
-            cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + ["answer"]
-            if cell.cell_type == "code":
-                cell.source = stub_solution(cell.source, where=f"{name}, cell {index}")
-            else:
-                cell.source = ANSWER_PLACEHOLDER
+        cell.metadata.pop(NBGRADER, None)
         _clean(cell, keep_outputs=False)
         cells.append(cell)
     student.cells = cells

@@ -7,6 +7,8 @@ What it writes (and nothing else):
 - on every cell, ``metadata.slideshow.slide_type`` (:mod:`tools.slides`);
 - nbval's instructions as cell tags: a ``# NBVAL_IGNORE_OUTPUT`` line in a code cell becomes
   the tag ``nbval-ignore-output`` (:mod:`tools.nbval_tags`), so learners never see it;
+- nbgrader's metadata on the answer, check and question cells of the notebooks in
+  :data:`tools.nbgrader_cells.GRADED`, from the course's tags (:mod:`tools.nbgrader_cells`);
 - in ``README.md``, the badges between ``<!-- launch-badges -->`` and ``<!-- /launch-badges -->``.
 
 It is idempotent: a second run changes nothing, and a run after someone edits a notebook
@@ -36,6 +38,7 @@ from tools.launch_links import (
     repository,
     runtime_requirements,
 )
+from tools.nbgrader_cells import is_graded, nbgrader_metadata
 from tools.nbval_tags import move_markers_to_tags
 from tools.slides import apply_slide_types
 
@@ -95,6 +98,8 @@ def chrome_notebook(
     nb["cells"] = [*rest[:at], badges, install, *rest[at:]]
     move_markers_to_tags(nb["cells"])
     apply_slide_types(nb["cells"])
+    if is_graded(path_in_repo):
+        nbgrader_metadata(nb["cells"])
 
 
 def chrome_readme(text: str, repo: Repository, first_notebook: str) -> str:

@@ -4,7 +4,11 @@ Each notebook ends with exercises. For a checked one the learner completes a fun
 in a value) in a cell tagged ``solution`` and runs the next cell, which calls a checker from here:
 
 - ``verdict``: what every checker shares: :class:`NotDone`, :class:`Verdict`, the decorator
-  :func:`checker` (it prints one line and never raises for a wrong answer).
+  :func:`checker` (it prints one line and never raises for a wrong answer, except while
+  nbgrader autogrades, see ``verdict``).
+- ``prediction``: predict, then run. In the middle of a notebook the learner answers a small
+  question (an output shape, a parameter count) before the cell that reveals it; its checker
+  lives with the notebook's others and compares with :func:`compare_prediction`.
 - ``start`` (00), ``convolution`` (01), ``pooling`` (02), ``counting`` (03),
   ``receptive_fields`` (04), ``architectures`` (05), ``transfer`` (06),
   ``optimizers_losses`` (07), ``inspection`` (08): the checkers.

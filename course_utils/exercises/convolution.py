@@ -1,4 +1,5 @@
-"""Checkers for notebook 01 (convolution arithmetic): the output-size formula, exact strides, a blur.
+"""Checkers for notebook 01 (convolution arithmetic): the output-size formula, exact strides, a blur,
+and the notebook's three predictions (one kernel's map, a stride that does not divide, a 1×1 layer).
 
 The expected sizes come from running ``F.conv2d`` on small tensors and from the course's
 ``conv_geometry``; the checkers recognise the usual slips (the + 1 forgotten, padding counted
@@ -14,11 +15,21 @@ from numbers import Integral, Real
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
-from course_utils.lessons.conv import conv_geometry
+from course_utils.lessons.conv import conv_geometry, conv_output_size
+from course_utils.lessons.summary import count_parameters
 
-__all__ = ["check_blur_kernel", "check_exact_strides", "check_output_size"]
+__all__ = [
+    "check_blur_kernel",
+    "check_exact_strides",
+    "check_one_map_shape",
+    "check_output_size",
+    "check_pointwise_parameters",
+    "check_strided_side",
+]
 
 Setting = tuple[int, int, int, int, int]  # size, kernel_size, stride, padding, dilation
 
@@ -155,3 +166,70 @@ def check_blur_kernel(kernel: torch.Tensor, size: int = 5) -> Verdict:
         )
     return right(f"non-negative weights that sum to 1, and a checkerboard's edges lose "
                  f"{100 * (1 - after / before):.0f} % of their strength.")
+
+
+# --- predictions: the learner answers before the cell that shows it ---------------------------
+
+
+@checker
+def check_one_map_shape(shape: tuple[int, int, int], size: int = 32, kernel_size: int = 5,
+                        channels: int = 3) -> Verdict:
+    """Predict the shape h × w × c of what ONE 5×5×3 kernel makes of a 32×32×3 input (no padding)."""
+    side = conv_output_size(size, kernel_size)
+    out = F.conv2d(torch.zeros(1, channels, size, size), torch.zeros(1, channels, kernel_size, kernel_size))
+    expected = (out.shape[2], out.shape[3], out.shape[1])
+    return compare_prediction(
+        shape, expected, what="the shape h × w × c of one kernel's output",
+        because=f"{side} positions per side, and one number per position, however deep the kernel.",
+        slips=[
+            ((side, side, channels), f"the kernel is as deep as the input and adds up all {channels} "
+             f"channels into one number per position: one kernel makes one map, not {channels}."),
+            ((size, size, 1), f"without padding a {kernel_size}×{kernel_size} window cannot be centred "
+             f"on the border pixels: count the positions where it fits whole."),
+            ((side - 1, side - 1, 1), "you counted the steps between the first and the last position, "
+             "not the positions: add 1, for the first one."),
+            ((1, side, side), "that is PyTorch's order (C, H, W); write the shape as the notes do, h × w × c."),
+        ],
+        hint="count the positions where the window fits whole along a side, and the maps one kernel makes.")
+
+
+@checker
+def check_strided_side(side: int, size: int = 8, kernel_size: int = 3, stride: int = 2) -> Verdict:
+    """Predict the output side of a 3×3 kernel with stride 2 and no padding on an 8×8 input."""
+    geometry = conv_geometry(size, kernel_size, stride)
+    return compare_prediction(
+        side, geometry.output_size, what="the output side",
+        because=f"windows start at {geometry.window_starts()}; one more would stick out of the input.",
+        slips=[
+            (float(geometry.exact_output), f"there is no part of a window: (H1 − FH) / S + 1 = "
+             f"{float(geometry.exact_output):g}, and a window is placed whole or not at all."),
+            (geometry.output_size + 1, f"window {geometry.output_size + 1} would start at column "
+             f"{geometry.output_size * stride} and need columns up to {geometry.output_size * stride + kernel_size - 1}, "
+             f"but the input ends at column {size - 1}: stride {stride} does not simply divide the side by "
+             f"{stride}, and PyTorch places only whole windows."),
+            ((size - kernel_size) // stride, "you counted the steps between windows, not the windows: "
+             "the formula ends with + 1, for the first window."),
+            (size - kernel_size + 1, f"that is stride 1; with stride {stride} the window moves "
+             f"{stride} pixels at a time, so divide (H1 − FH) by S."),
+        ],
+        hint="list the columns where each window starts (0, 2, ...) and keep those where it fits whole.")
+
+
+@checker
+def check_pointwise_parameters(count: int, in_channels: int = 64, out_channels: int = 32) -> Verdict:
+    """Predict the parameters of a 1×1 convolution from 64 to 32 channels, with biases."""
+    expected = count_parameters(nn.Conv2d(in_channels, out_channels, kernel_size=1, device="meta"))
+    weights = in_channels * out_channels
+    return compare_prediction(
+        count, expected, what="the number of parameters",
+        because=f"{out_channels} kernels of 1×1×{in_channels} = {weights} weights, + {out_channels} biases.",
+        slips=[
+            (2 * out_channels, f"a 1×1 kernel is not one number: it is 1×1×C_in, as deep as its input, "
+             f"so each of the {out_channels} kernels has {in_channels} weights."),
+            (out_channels, f"a 1×1 kernel is 1×1×C_in, as deep as its input: {in_channels} weights "
+             f"each, and one bias each."),
+            (weights, f"you forgot the biases: one per kernel, {out_channels} of them."),
+            (weights + in_channels, "there is one bias per kernel, that is per output channel: "
+             "C_out biases, not C_in."),
+        ],
+        hint="F·F·C_in·C_out + C_out holds for F = 1 too.")

@@ -1,5 +1,6 @@
-"""Checkers for notebook 03 (parameter counting): a convolution's parameters, and the notes'
-network with doubled widths. The expected counts come from PyTorch layers built on the ``meta``
+"""Checkers for notebook 03 (parameter counting): a convolution's parameters, the notes'
+network with doubled widths, and the notebook's three predictions (a layer's parameters on a
+larger image, AlexNet's first layer on 224×224, the notes' count of layers). The expected counts come from PyTorch layers built on the ``meta``
 device (shapes only, no memory), counted with the course's ``count_parameters``."""
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from numbers import Integral
 import torch
 from torch import nn
 
+from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
-from course_utils.lessons.summary import count_parameters
+from course_utils.lessons.conv import conv_geometry
+from course_utils.lessons.summary import count_parameters, layer_table
 
-__all__ = ["check_conv_parameters", "check_doubled_widths"]
+__all__ = [
+    "check_alexnet_side",
+    "check_conv_parameters",
+    "check_doubled_widths",
+    "check_notes_layers",
+    "check_parameters_at_224",
+]
 
 _SLIPS: list[tuple[Callable[[int, int, int, bool], int], str]] = [
     (lambda i, o, k, b: k * k * i * o,
@@ -93,3 +102,70 @@ def check_doubled_widths(counts: Sequence[int], widths: Sequence[int] = (32, 64,
         f"convolution {index + 1} is wrong: it reads {conv.in_channels} channels and writes "
         f"{conv.out_channels}, with 3×3 kernels and one bias per kernel."
     )
+
+
+# --- predictions: the learner answers before the cell that shows it ---------------------------
+
+
+@checker
+def check_parameters_at_224(count: int, small: int = 32, large: int = 224) -> Verdict:
+    """Predict the parameters of 10 kernels of 5×5×3 (with biases) when the image is 224×224, not 32×32."""
+    layer = nn.Conv2d(3, 10, 5, device="meta")
+    expected = count_parameters(layer)
+    weights = layer.weight.numel()
+    return compare_prediction(
+        count, expected, what="the number of parameters",
+        because="the same 10 kernels slide over every position, whatever the image size.",
+        slips=[
+            (expected * large * large // (small * small), "the parameters do not grow with the image: "
+             "the same kernels are used at every position (parameter sharing); only the output grows."),
+            (weights, "you forgot the biases: one per kernel."),
+        ],
+        hint="F·F·C_in·C_out + C_out has no H or W in it.")
+
+
+@checker
+def check_alexnet_side(side: int, size: int = 224, kernel_size: int = 11, stride: int = 4) -> Verdict:
+    """Predict the output side of AlexNet's first layer (11×11, stride 4, no padding) on 224×224."""
+    geometry = conv_geometry(size, kernel_size, stride)
+    return compare_prediction(
+        side, geometry.output_size, what="the output side",
+        because=f"{geometry.formula()}, floored: the last window would stick out of the image.",
+        slips=[
+            (float(geometry.exact_output), f"(H1 − FH) / S + 1 = {float(geometry.exact_output):g} "
+             f"is not a whole number, and a window is placed whole or not at all."),
+            (geometry.output_size + 1, "that is the paper's figure, but not what the formula gives "
+             "for 224: work it out, and round the way PyTorch does."),
+            (size // stride, f"stride {stride} does not simply divide the side by {stride}: each "
+             f"window needs {kernel_size} pixels, so use (H1 − FH) / S + 1."),
+            ((size - kernel_size) // stride, "you counted the steps between windows, not the windows: "
+             "the formula ends with + 1."),
+            (size - kernel_size + 1, f"that is stride 1; AlexNet's first layer moves {stride} pixels "
+             f"at a time, so divide (H1 − FH) by S."),
+        ],
+        hint="use H2 = (H1 − FH + 2P) / S + 1 with P = 0, and round the way PyTorch does.")
+
+
+@checker
+def check_notes_layers(count: int, widths: Sequence[int] = (16, 32, 64)) -> Verdict:
+    """Predict how many layers the notes' CONV-RELU-CONV-RELU-POOL ×3 + FC network has, counted the
+    notes' way (一层神经网络: 带参数计算: only layers that compute with parameters)."""
+    network = _notes_network(widths)
+    expected = layer_table(network, (3, 32, 32)).layers_with_parameters
+    kinds = [type(m).__name__ for m in network]
+    convs, relus, pools = kinds.count("Conv2d"), kinds.count("ReLU"), kinds.count("MaxPool2d")
+    linears = kinds.count("Linear")
+    return compare_prediction(
+        count, expected, what="the number of layers",
+        because=f"{convs} convolutions and {linears} fully connected layer own parameters; ReLU, pooling "
+                f"and flattening have none.",
+        slips=[
+            (len(network), f"nn.Sequential holds {len(network)} modules, but ReLU, pooling and "
+             f"flattening have no parameters, and the notes count only layers with parameters."),
+            (len(network) - 1, "ReLU, pooling and flattening have no parameters, and the notes "
+             "count only layers with parameters."),
+            (convs + pools + linears, "pooling has no parameters (POOL也没有参数计算): it does not count as a layer."),
+            (convs + relus + linears, "ReLU has no parameters (激活没有参数): a CONV + RELU group is one layer."),
+            (convs, "the fully connected layer at the end has parameters too."),
+        ],
+        hint="count the layers that own parameters: which of CONV, RELU, POOL, FC have weights?")

@@ -1,5 +1,6 @@
-"""Checkers for notebook 04 (receptive fields): the layer-by-layer recurrence, and how many 3×3
-layers a field needs. Expected values come from the course's calculator
+"""Checkers for notebook 04 (receptive fields): the layer-by-layer recurrence, how many 3×3
+layers a field needs, and the notebook's two predictions (the field of three stacked 3×3 layers,
+their weights against one 7×7 layer's). Expected values come from the course's calculator
 (``course_utils.lessons.receptive_field``), which notebook 04 checks against gradients."""
 
 from __future__ import annotations
@@ -7,10 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from numbers import Integral
 
+from torch import nn
+
+from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
 from course_utils.lessons.receptive_field import Layer, conv, pool, receptive_field
+from course_utils.lessons.summary import count_parameters
 
-__all__ = ["check_field_of", "check_layers_for_field"]
+__all__ = ["check_field_of", "check_layers_for_field", "check_stack_weights", "check_stacked_field"]
 
 
 def _stacks() -> list[list[Layer]]:
@@ -109,3 +114,47 @@ def check_layers_for_field(layers_for_field: Callable[[int], int]) -> Verdict:
             raise Mistake(f"{call} is too few: {value} layers of 3×3 see only {seen}×{seen}.")
         raise Mistake(f"{call} is too many: fewer layers already see {target}×{target}.")
     return right(f"each 3×3 layer adds 2 pixels to the field; checked for targets {targets}.")
+
+
+# --- predictions: the learner answers before the cell that shows it ---------------------------
+
+
+@checker
+def check_stacked_field(field: int, layers: int = 3, kernel_size: int = 3) -> Verdict:
+    """Predict how many input pixels per side one unit sees after three stacked 3×3 convolutions."""
+    expected = receptive_field([conv(kernel_size)] * layers)
+    return compare_prediction(
+        field, expected, what="the field's side",
+        because=f"each {kernel_size}×{kernel_size} layer adds {kernel_size - 1} pixels to a field "
+                f"that starts at 1.",
+        slips=[
+            (kernel_size * layers, f"fields do not add whole kernels: neighbouring windows overlap, "
+             f"so each layer adds only k − 1 = {kernel_size - 1} pixels to the side."),
+            (kernel_size ** layers, "fields do not multiply: each layer widens the field by k − 1 "
+             "pixels, it does not scale it."),
+            (kernel_size, "that is one layer's field; the next layer sees a window of units, each of "
+             "which sees its own window of pixels."),
+            (receptive_field([conv(kernel_size)] * (layers - 1)), f"that is {layers - 1} layers; "
+             f"count all {layers}."),
+        ],
+        hint="start from one pixel and add what each layer adds to the side.")
+
+
+@checker
+def check_stack_weights(factor: int, layers: int = 3, channels: int = 8) -> Verdict:
+    """Predict the weights of three 3×3 convolutions, C channels in and out, no bias, in units of C²."""
+    stack = nn.Sequential(*(nn.Conv2d(channels, channels, 3, bias=False, device="meta") for _ in range(layers)))
+    large = receptive_field([conv(3)] * layers)
+    one = nn.Conv2d(channels, channels, large, bias=False, device="meta")
+    expected = count_parameters(stack) // channels**2
+    return compare_prediction(
+        factor, expected, what="the stack's weight count in units of C²",
+        because=f"{layers} layers of 3·3·C·C; one {large}×{large} layer would need "
+                f"{count_parameters(one) // channels**2}C².",
+        slips=[
+            (3 * 3, f"that is one layer; the stack has {layers}."),
+            (count_parameters(one) // channels**2, f"that is the single {large}×{large} layer's "
+             f"{large}·{large}·C²; the stack has {layers} layers of 3·3·C²."),
+            ((3 * 3) ** layers, "the layers' weights add up, they do not multiply: each layer has its own kernels."),
+        ],
+        hint="a k×k layer from C to C channels has k·k·C·C weights; add the layers.")

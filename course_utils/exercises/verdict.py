@@ -14,6 +14,11 @@ that names it, and an unsolved exercise (``...`` as the answer, or a stub that r
 A bug in the checker itself (any other exception from its own code) still raises, as it should.
 A check draws its random numbers without disturbing the notebook's: the cells after it compute
 the same whether or not it ran.
+
+For nbgrader, a check cell is an autograded test cell, which nbgrader scores by whether it
+raises. While nbgrader autogrades (``COURSE_GRADING=1``, set by the course's nbgrader
+configuration; see :func:`course_utils.env.graded_run`) a verdict that is not right is printed
+as always and then raised as :class:`NotRight`. A learner never sees that exception.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any, Literal, ParamSpec
 
 import torch
 
-__all__ = ["Mistake", "NotDone", "Verdict", "attempt", "checker", "right", "wrong"]
+from course_utils.env import graded_run
+
+__all__ = ["Mistake", "NotDone", "NotRight", "Verdict", "attempt", "checker", "right", "wrong"]
 
 P = ParamSpec("P")
 
@@ -47,6 +54,10 @@ class NotDone(Exception):
 
 class Mistake(Exception):
     """Raised inside a checker to reject an answer with one sentence (becomes a ``✗`` verdict)."""
+
+
+class NotRight(AssertionError):
+    """Raised by a check only while nbgrader autogrades: the answer is wrong or not done (0 points)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ def checker(check: Callable[P, Verdict]) -> Callable[P, Verdict]:
     """Make ``check`` print its verdict, and report "not done yet" for an unanswered exercise.
 
     The first argument of a checker is the learner's answer; ``...`` means "not answered".
+    Under nbgrader's autograding a verdict that is not right is raised after it is printed.
     """
 
     @functools.wraps(check)
@@ -119,6 +131,8 @@ def checker(check: Callable[P, Verdict]) -> Callable[P, Verdict]:
             except Mistake as mistake:
                 verdict = wrong(str(mistake))
         print(verdict)
+        if not verdict and graded_run():
+            raise NotRight(f"{check.__name__}: {verdict}")
         return verdict
 
     return wrapper

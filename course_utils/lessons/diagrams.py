@@ -95,34 +95,42 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], style: str 
 
 
 def pipeline_diagram(model: nn.Module, input_size: Sequence[int], per_row: int = 9,
-                     title: str | None = None) -> Figure:
+                     title: str | None = None, number_layers: bool = False) -> Figure:
     """Draw ``model`` as a chain of boxes, each with the shape its layer outputs.
 
     The shapes are those of :func:`pipeline_stages` (that is, of ``layer_table``); a box's
     height grows with the height of the feature map it outputs, so pooling visibly shrinks
-    them. Long chains wrap after ``per_row`` boxes.
+    them. Long chains wrap after ``per_row`` boxes. ``number_layers`` writes "layer k" and its
+    parameters under every box that owns parameters: the layers as the notes count them.
     """
     if not isinstance(per_row, int) or per_row < 2:
         raise ValueError(f"per_row must be an integer >= 2, got {per_row!r}.")
     stages = pipeline_stages(model, input_size)
+    owned = [0] + [row.parameters for row in layer_table(model, input_size)]  # the input owns none
     spatial = [s.shape[1] for s in stages if len(s.shape) == 3]
     biggest = max(spatial) if spatial else 1
     rows = -(-len(stages) // per_row)
-    fig, ax = plt.subplots(figsize=(1.25 * min(per_row, len(stages)) + 0.3, 1.9 * rows + 0.2))
-    step_x, step_y, width = 1.25, 1.9, 0.95
+    step_x, step_y, width = 1.25, 2.5 if number_layers else 1.9, 0.95
+    fig, ax = plt.subplots(figsize=(1.25 * min(per_row, len(stages)) + 0.3, step_y * rows + 0.2))
+    numbered = 0
     for i, stage in enumerate(stages):
         row, col = divmod(i, per_row)
         x, y = col * step_x, -row * step_y
         height = 0.35 + 0.65 * (stage.shape[1] / biggest if len(stage.shape) == 3 else 0.2)
         _box(ax, x, y, width, height, stage.label, _COLOURS.get(stage.label, "white"))
         ax.text(x, y - 0.62, shape_text(stage.shape), ha="center", va="top", fontsize=8.5)
+        if number_layers and owned[i] > 0:
+            numbered += 1
+            ax.text(x, y - 0.95, f"layer {numbered}\n{owned[i]:,} params", ha="center", va="top",
+                    fontsize=8, color="tab:red", gid="layer-number")
         if i + 1 < len(stages):
             if col + 1 < per_row:
                 _arrow(ax, (x + width / 2, y), (x + step_x - width / 2, y))
             else:  # wrap: down and back to the start of the next row
-                _arrow(ax, (x, y - 0.85), (0, y - step_y + 0.55), style="angle,angleA=180,angleB=90,rad=0")
+                _arrow(ax, (x, y - step_y + 0.95), (0, y - step_y + 0.55),
+                       style="angle,angleA=180,angleB=90,rad=0")
     ax.set_xlim(-0.7, step_x * (min(per_row, len(stages)) - 1) + 0.7)
-    ax.set_ylim(-step_y * (rows - 1) - 0.95, 0.75)
+    ax.set_ylim(-step_y * (rows - 1) - (1.55 if number_layers else 0.95), 0.75)
     ax.set_aspect("equal")
     ax.axis("off")
     if title:

@@ -1,0 +1,89 @@
+"""Predict, then run: what every prediction checker shares.
+
+A prediction is a moment in the middle of a notebook where the learner commits to an answer
+(an output shape, a parameter count) *before* the cell that reveals it. It takes three cells:
+
+1. a small answer cell tagged ``solution``, e.g. ``side = (8 - 3) // 2 + 1`` between the
+   solution markers (the student build turns it into ``side = ...``);
+2. a check cell, ``check_strided_side(side)``, whose checker computes the expected value with
+   the course's own functions and recognises the usual slips, each by computing it;
+3. the reveal: the notebook's next code cell, which computes the answer in the open.
+
+A prediction checker is an ordinary :func:`~course_utils.exercises.verdict.checker` that hands its
+numbers to :func:`compare_prediction`::
+
+    @checker
+    def check_strided_side(side: int) -> Verdict:
+        expected = conv_output_size(8, 3, stride=2)
+        return compare_prediction(side, expected, what="the output side", because="...",
+                                  slips=[((8 - 3) // 2, "the + 1 is missing: ...")])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+from course_utils.exercises.verdict import Mistake, Verdict, right
+
+__all__ = ["Slip", "compare_prediction"]
+
+Value = int | float | tuple[int | float, ...]
+Slip = tuple[Value, str]
+"""A wrong answer learners give, computed by the slip's own formula, and the sentence it earns."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _same(answer: Any, value: Value) -> bool:
+    if isinstance(value, tuple):
+        return (isinstance(answer, (tuple, list)) and len(answer) == len(value)
+                and all(_number(a) and a == v for a, v in zip(answer, value, strict=True)))
+    return _number(answer) and answer == value
+
+
+def _well_formed(answer: Any, expected: Value, what: str) -> None:
+    """Refuse an answer of the wrong kind, with a sentence saying which kind is wanted."""
+    if isinstance(expected, tuple):
+        if not isinstance(answer, (tuple, list)) or len(answer) != len(expected):
+            raise Mistake(f"give {what} as {len(expected)} numbers in a tuple, e.g. "
+                          f"{tuple(range(1, len(expected) + 1))}; got {answer!r}.")
+        values = list(answer)
+    else:
+        values = [answer]
+    for value in values:
+        if not _number(value):
+            raise Mistake(f"answer with a number for {what}; got {type(value).__name__} {value!r}.")
+        if not isinstance(value, Integral) and not float(value).is_integer():
+            raise Mistake(f"{value:g} is not a whole number, and {what} is counted in whole numbers: "
+                          f"think about what PyTorch does with the fraction.")
+
+
+def compare_prediction(answer: Any, expected: Value, *, what: str, because: str,
+                       slips: Sequence[Slip] = (), hint: str = "") -> Verdict:
+    """Compare a prediction with ``expected``; name the slip it matches, if any.
+
+    - ``what``: what was predicted ("the output side"), used in the messages;
+    - ``because``: why the answer is right, said when it is (one clause);
+    - ``slips``: the usual wrong answers, each computed by the slip's formula, with its
+      sentence; a slip whose value happens to equal ``expected`` is skipped;
+    - ``hint``: what to reconsider, for a wrong answer that matches no slip.
+
+    Returns :func:`right`; raises :class:`Mistake` with one sentence otherwise.
+    """
+    for value, sentence in slips:
+        if not _same(expected, value) and _same(answer, value):
+            raise Mistake(sentence)
+    _well_formed(answer, expected, what)
+    if _same(answer, expected):
+        return right(f"{what} is {_show(expected)}: {because}")
+    raise Mistake(f"{_show(answer)} is not {what}{': ' + hint if hint else '.'}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(value)
