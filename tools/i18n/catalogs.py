@@ -13,6 +13,7 @@ obsolete entry (a cell re-created or moved to another id) takes its translation 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Iterable
@@ -159,18 +160,19 @@ def merge(catalog: polib.POFile, sources: Iterable[Source], keyed_by_context: bo
             _inherit(entry, same, fuzzy="fuzzy" in same.flags)
         else:
             close = max(((difflib.SequenceMatcher(None, e.msgid, entry.msgid).ratio(), i) for i, e in
-                         enumerate(vanished) if e.msgstr), default=(0.0, -1))
+                         enumerate(pool) if e.msgstr), default=(0.0, -1))
             if close[0] < SIMILAR:
                 continue
-            same = vanished[close[1]]
+            same = pool[close[1]]
             _inherit(entry, same, fuzzy=True)
         for pool_list in (vanished, obsolete):
             pool_list[:] = [e for e in pool_list if e is not same]
     if not prune:
         for entry in vanished + obsolete:
             if entry.msgstr:  # an untranslated entry that is gone is simply gone
-                entry.obsolete = True
-                merged.append(entry)
+                gone = copy.deepcopy(entry)  # the catalog passed in stays as it was
+                gone.obsolete = True
+                merged.append(gone)
     return merged
 
 
