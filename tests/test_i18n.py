@@ -87,6 +87,17 @@ def test_no_markdown_cell_is_left_in_english(english):
 
 
 @pytest.mark.parametrize("english", TRANSLATED, ids=_ids(TRANSLATED))
+def test_every_chinese_cell_renders_its_emphasis(english):
+    """CommonMark does not close ``**…：**`` before a Chinese character: the asterisks would show."""
+    import mistune
+
+    shown = {c.id: mistune.html(c.source) for c in nbformat.read(edition_path(english, ROOT), as_version=4).cells
+             if c.cell_type == "markdown"}
+    stray = {i: html for i, html in shown.items() if "*" in re.sub(r"<code>.*?</code>", "", html, flags=re.S)}
+    assert stray == {}
+
+
+@pytest.mark.parametrize("english", TRANSLATED, ids=_ids(TRANSLATED))
 def test_the_key_terms_tables_are_written_from_the_glossary(english):
     glossary = read_glossary(glossary_path(ROOT))
     source = next(c for c in nbformat.read(english, as_version=4).cells if is_key_terms_cell(c))
@@ -270,6 +281,7 @@ def test_a_removed_cell_turns_obsolete_and_a_recreated_one_takes_its_translation
     ("**1. By hand.** Do it.", "**手算。** 做吧。", "exercise number"),
     ("The size is $H_2$.", "尺寸是 H2。", "formula"),
     ("See [the docs](https://pytorch.org).", "见文档。", "link"),
+    ("**Time to run:** 7 seconds.", "**运行时间：**7 秒。", "emphasis marks"),
 ])
 def test_a_translation_that_drops_code_numbers_or_quotes_is_a_problem(msgid, msgstr, lost):
     problems = translation_problems(msgid, msgstr)
@@ -416,3 +428,34 @@ def test_a_notebook_joins_the_edition_with_update(repo):
     assert problems and all(p.startswith("notebooks/02-pooling.ipynb, cell ") for p in problems)
     assert any(f"cell {key_terms[0].id}/max pooling: not translated" in p for p in problems)
     assert code_differences(repo / "notebooks" / "02-pooling.ipynb", repo / "notebooks" / "zh_CN" / "02-pooling.ipynb") == []
+
+
+# --- make student: both editions ---------------------------------------------------------------
+
+
+def test_make_student_builds_both_editions_and_the_chinese_learners_copy_runs(tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    from tools.build_notebooks import build_editions
+
+    written = build_editions(ROOT / "notebooks", tmp_path)
+    for english in TRANSLATED:
+        student = tmp_path / "student" / "zh_CN" / english.name
+        instructor = tmp_path / "instructor" / "zh_CN" / english.name
+        assert student in written["student"] and instructor in written["instructor"]
+        assert "教师版" in nbformat.read(instructor, as_version=4).cells[1].source
+    assert {p.name for p in written["student"] if p.parent.name == "student"} == {
+        p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
+
+    path = tmp_path / "student" / "zh_CN" / TRANSLATED[0].name
+    notebook = nbformat.read(path, as_version=4)
+    stubs = [c for c in notebook.cells if "answer" in c.metadata.get("tags", [])]
+    assert stubs and all(CJK.search(c.source) for c in stubs)
+    assert all(c.outputs == [] for c in notebook.cells if c.cell_type == "code")
+    assert any(LANGUAGE_TAG in c.metadata.get("tags", []) for c in notebook.cells)
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()  # raises on any error
+    printed = ["".join(o.get("text", "") for o in c.outputs) for c in notebook.cells if CHECK_CELL.match(c.source)]
+    assert len(printed) >= 2 and all(text.startswith("…") for text in printed), printed

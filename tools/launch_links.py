@@ -100,7 +100,7 @@ def repository(root: Path) -> Repository:
 BADGE_TEXT = {
     "en": "*Nothing to install:* open this notebook on Colab (run the next cell first: it installs "
     "the course there) or on Binder (its first start can take a few minutes).",
-    "zh_CN": "*无需安装：*在 Colab 上打开本笔记本（先运行下一格，它会在 Colab 上安装本课程），"
+    "zh_CN": "*无需安装*：在 Colab 上打开本笔记本（先运行下一格，它会在 Colab 上安装本课程），"
     "或在 Binder 上打开（第一次启动可能要等几分钟）。",
 }
 """The sentence under the badges, in each edition's language (``tools/i18n`` writes the Chinese one)."""

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import mistune
 import nbformat
 import polib
 
@@ -195,6 +196,12 @@ _HEADING = re.compile(r"^(#{1,6}) ")
 _TASK = re.compile(r"^\*\*\d+\. ")
 
 
+def _stray_emphasis(text: str) -> int:
+    """How many ``*`` Markdown (CommonMark's rules, as JupyterLab and GitHub apply them) shows as text."""
+    html = mistune.html(_MATH.sub(" ", text))
+    return re.sub(r"<code>.*?</code>", " ", html, flags=re.S).count("*")
+
+
 def quotes(text: str) -> list[str]:
     """The Chinese passages ``text`` quotes (in “…”, "…" or 「…」): quotes of the notes."""
     return [next(g for g in match.groups() if g is not None) for match in _QUOTE.finditer(text)]
@@ -217,6 +224,10 @@ def translation_problems(msgid: str, msgstr: str) -> list[str]:
     numbers = set(_NUMBER.findall(prose)) - set(_NUMBER.findall(_MATH.sub(" ", _CODE.sub(" ", msgstr))))
     if numbers:
         problems.append(f"the translation lacks the number(s) {sorted(numbers)} (numbers are computed, keep them as digits)")
+    if _stray_emphasis(msgstr) > _stray_emphasis(msgid):
+        problems.append("the translation has emphasis marks that Markdown leaves as * (a closing ** or * "
+                        "right after Chinese punctuation and before a character does not close: write "
+                        "**运行时间**：, not **运行时间：**)")
     for what, pattern in (("heading level", _HEADING), ("exercise number", _TASK)):
         english, chinese = pattern.match(msgid), pattern.match(msgstr)
         if (english.group(0) if english else None) != (chinese.group(0) if chinese else None):
