@@ -5,5 +5,6 @@
 - :mod:`tools.notebook_chrome`: applies both to every notebook and the README (``make chrome``).
 - :mod:`tools.clean_notebook`: finished progress bars, no timestamps (after a full run).
 - :mod:`tools.execute_notebooks`: the committed full run (``make notebooks``).
-- :mod:`tools.build_notebooks`: the learners' and instructors' copies (``make student``).
+- :mod:`tools.build_notebooks`: the learners' and instructors' copies of both editions (``make student``).
+- :mod:`tools.i18n`: the Chinese edition: catalogs, glossary, ``notebooks/zh_CN/`` (``make translations``).
 """
