@@ -2,6 +2,7 @@
 #   make lab    set up (once) and open the course in JupyterLab
 #   make test   set up (once) and run the whole test suite (lint, unit tests, every notebook)
 #   make student  write the learners' notebooks (build/student/) and the instructors' (build/instructor/)
+#   make translations  the Chinese edition: merge English changes into i18n/zh_CN/*.po, write notebooks/zh_CN/
 # The set-up step is shared and idempotent: it re-installs only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.course-installed
 KERNEL := cnn-course
 PORT   ?= 8888
 
-.PHONY: setup lab test lint clean chrome slides notebooks student
+.PHONY: setup lab test lint clean chrome slides notebooks student translations test-zh
 
 setup: $(STAMP)
 
@@ -38,6 +39,7 @@ test: lint
 
 # One source, two builds: the committed notebooks hold the reference solutions (cells tagged
 # "solution"); build/student/ gets stubs in their place and no outputs, build/instructor/ everything.
+# Both editions: the Chinese notebooks go to build/student/zh_CN/ and build/instructor/zh_CN/.
 student: setup
 	$(BIN)/python -m tools.build_notebooks --out build
 
@@ -49,8 +51,24 @@ bench: setup
 
 # Launch badges, the Colab install cell and slide metadata on every notebook (idempotent: run it
 # after editing or adding a notebook; a test fails when it was forgotten). See tools/.
+# The Chinese notebooks' badges come from the same generator, through their build.
 chrome: setup
 	$(BIN)/python -m tools.notebook_chrome
+	$(BIN)/python -m tools.i18n build
+
+# The Chinese edition (notebooks/zh_CN/, from i18n/zh_CN/*.po and i18n/glossary.tsv): merge what
+# changed in the English notebooks into the catalogs (changed cells turn fuzzy), write the Chinese
+# notebooks, and list what needs translating. Edit the .po files, then run it again. A notebook
+# joins the edition with `.venv/bin/python -m tools.i18n update NN`. See CONTRIBUTING.md.
+translations: setup
+	$(BIN)/python -m tools.i18n update $(I18N_ARGS)
+	$(BIN)/python -m tools.i18n build
+	$(BIN)/python -m tools.i18n status
+
+# The Chinese notebooks under nbval, every cell (make test runs only what differs from English:
+# tests/test_i18n.py). Their check cells carry nbval-ignore-output: they answer in Chinese there.
+test-zh: setup
+	COURSE_FAST=1 $(BIN)/python -m pytest notebooks/zh_CN $(PYTEST_ARGS)
 
 # A reveal.js slide deck per notebook, from the committed outputs (nothing is executed), in
 # build/slides/ (git-ignored). Building needs no network; the deck loads reveal.js from a CDN

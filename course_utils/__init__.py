@@ -11,6 +11,7 @@ loads nothing heavy.
 ``progress``                          progress in a log file: a plain line every tenth of a long step
 ``__main__``                          ``python -m course_utils train|evaluate|predict``: the command line
 ``arguments``                         argument checks and error quoting shared by every part
+``i18n``                              the learner's language (English, 简体中文) for checkers and explorers: ``_()``
 
 ``lessons/`` — notebooks 01–05, one idea per module
   ``lessons.conv``                    output sizes, window positions, a convolution by hand (01)

@@ -8,6 +8,12 @@ output size must change to what the plain function (``conv_geometry``, ``pooling
 ``receptive_field_example``) gives for the values the sliders show. Screenshots of the explorer
 before and after go to ``build/test-artifacts/browser/`` (git-ignored).
 
+The Chinese edition: the Chinese notebook 00 must show its text in a real CJK font (the fonts
+Chromium drew it with, asked through the DevTools protocol, and no glyph drawn as the box of a
+missing one), and an explorer in a notebook that has run ``set_language("zh_CN")`` must show its
+controls in Chinese and follow its 步长 (stride) slider. ``.ci/run`` installs a CJK font
+(``fonts-wqy-microhei``) with Chromium.
+
 The browser is the system's Chromium (Debian's ``chromium`` package: ``.ci/run`` installs it when
 missing), not one Playwright downloads. Without Playwright or Chromium the test is skipped, and
 says why. Set ``COURSE_CHROMIUM`` to use another Chromium binary.
@@ -30,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.i18n import gettext, use_language
 from course_utils.lessons.conv import conv_geometry
 from course_utils.lessons.pooling import pooling_example
 from course_utils.lessons.receptive_field import receptive_field_example
@@ -98,6 +105,36 @@ EXPLORERS = {
 }
 
 
+ZH_NOTEBOOK = "zh_CN/00-start-here.ipynb"
+ZH_EXPLORER = "zh_CN/explorer-zh.ipynb"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _chinese_notebooks(folder: Path) -> None:
+    """The Chinese notebook 00, and a small Chinese notebook with a convolution explorer (00 has none)."""
+    import nbformat
+
+    from tools.i18n.editions import LANGUAGE_SOURCE
+
+    folder.mkdir()
+    shutil.copy(ROOT / "notebooks" / ZH_NOTEBOOK, folder)
+    cells = [
+        nbformat.v4.new_markdown_cell("# 卷积的交互式探索\n\n拖动**步长**滑块，看输出尺寸怎样变化。"),
+        nbformat.v4.new_code_cell(LANGUAGE_SOURCE["zh_CN"]),
+        nbformat.v4.new_code_cell("from course_utils.lessons.explorers import conv_explorer\n\n"
+                                  "conv_explorer(size=7, kernel_size=3, stride=1, padding=0, dilation=1)"),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}}), folder / "explorer-zh.ipynb")
+
+
+def _chinese(explorer: Explorer, notebook: str) -> Explorer:
+    """The same explorer with its labels as the Chinese notebook shows them."""
+    with use_language("zh_CN"):
+        controls = {gettext(label): keyword for label, keyword in explorer.controls.items()}
+    return Explorer(notebook, explorer.call, controls, explorer.describe, explorer.size, explorer.printed_size)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -112,6 +149,7 @@ def lab(tmp_path_factory) -> Iterator[str]:
     notebooks.mkdir()
     for explorer in EXPLORERS.values():
         shutil.copy(ROOT / "notebooks" / explorer.notebook, notebooks)
+    _chinese_notebooks(notebooks / "zh_CN")
     settings = home / "settings"
     # Render every cell (no windowing) and never ask about news: nothing may hide the widgets.
     for name, text in {
@@ -224,26 +262,34 @@ def _wait_for_text(page, element, text: str, what: str) -> None:
         raise AssertionError(f"{what}: expected\n{text}\nbut the output shows\n{element.inner_text()}") from error
 
 
+def _open(page, lab: str, notebook: str, stem: str) -> None:
+    """Open ``notebook`` in a workspace of its own, reset (nothing restored); wait for an idle kernel."""
+    page.goto(f"{lab}/lab/workspaces/{stem}/tree/{notebook}?reset&token={TOKEN}")
+    page.wait_for_function(
+        """path => {
+            const panel = window.jupyterapp?.shell.currentWidget;
+            return panel?.context?.path === path && panel.sessionContext?.isReady
+                && panel.sessionContext.session?.kernel?.status === "idle";
+        }""",
+        arg=notebook,
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
 @pytest.mark.parametrize("name", list(EXPLORERS))
 def test_moving_the_stride_slider_changes_the_printed_size(browser, lab, name):
-    explorer = EXPLORERS[name]
+    _drive(browser, lab, name, EXPLORERS[name], "stride")
+
+
+def _drive(browser, lab: str, name: str, explorer: Explorer, stride_label: str) -> None:
+    """Run the lesson up to the explorer, drag its stride slider, and read the size it prints."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = Path(explorer.notebook).stem
     for stale in ARTIFACTS.glob(f"{stem}-*.png"):
         stale.unlink()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        # A workspace of its own, reset: only this notebook is open, nothing restored.
-        page.goto(f"{lab}/lab/workspaces/{stem}/tree/{explorer.notebook}?reset&token={TOKEN}")
-        page.wait_for_function(
-            """path => {
-                const panel = window.jupyterapp?.shell.currentWidget;
-                return panel?.context?.path === path && panel.sessionContext?.isReady
-                    && panel.sessionContext.session?.kernel?.status === "idle";
-            }""",
-            arg=explorer.notebook,
-            timeout=RUN_TIMEOUT_MS,
-        )
+        _open(page, lab, explorer.notebook, stem)
         cells = page.locator(".jp-CodeCell", has_text=explorer.call)
         cells.first.wait_for(timeout=RUN_TIMEOUT_MS)  # the notebook is rendered
         assert cells.count() == 1, f"{explorer.notebook}: expected one cell with {explorer.call!r}"
@@ -260,7 +306,7 @@ def test_moving_the_stride_slider_changes_the_printed_size(browser, lab, name):
         _wait_for_text(page, output, explorer.describe(**before), f"{name} explorer, first draw")
         cell.screenshot(path=ARTIFACTS / f"{stem}-before.png")
 
-        stride = _control(cell, "stride")
+        stride = _control(cell, stride_label)
         handle = stride.locator(".noUi-handle")
         low, high = int(float(handle.get_attribute("aria-valuemin"))), int(float(handle.get_attribute("aria-valuemax")))
         old_size = explorer.size(**before)
@@ -282,4 +328,71 @@ def test_moving_the_stride_slider_changes_the_printed_size(browser, lab, name):
         raise
     finally:
         page.evaluate("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.shutdown()")  # free its memory
+        page.close()
+
+
+def test_the_chinese_explorer_speaks_chinese_and_follows_its_slider(browser, lab):
+    explorer = _chinese(EXPLORERS["conv"], ZH_EXPLORER)
+    assert set(explorer.controls) == {"输入尺寸", "卷积核", "步长", "边缘填充", "膨胀"}
+    _drive(browser, lab, "conv (zh_CN)", explorer, "步长")
+
+
+# Chromium's own account of the fonts it drew a node's text with, and a canvas comparison of each
+# character with a character no font has (U+10FFFD): equal pixels mean a missing-glyph box.
+_FONT_PROBE = """el => {
+    const direct = [...el.childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent).join("");
+    const font = getComputedStyle(el).font;
+    const draw = ch => {
+        const canvas = document.createElement("canvas");
+        canvas.width = canvas.height = 64;
+        const ctx = canvas.getContext("2d");
+        ctx.font = font.replace(/\\d+(\\.\\d+)?px/, "40px");
+        ctx.fillText(ch, 4, 48);
+        return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(",");
+    };
+    const chars = [...new Set([...direct].filter(ch => /[\\u4e00-\\u9fff]/.test(ch)))].slice(0, 12);
+    const missing = draw(String.fromCodePoint(0x10FFFD));
+    const drawn = chars.map(draw);
+    el.setAttribute("data-font-probe", "1");
+    return {direct, font, chars, boxes: drawn.filter(d => d === missing).length, distinct: new Set(drawn).size};
+}"""
+
+
+def _cjk_families() -> set[str]:
+    """The font families fontconfig says cover Chinese (empty without fontconfig)."""
+    try:
+        listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {name.strip() for line in listed.splitlines() for name in line.split(",") if name.strip()}
+
+
+def test_the_chinese_notebook_shows_its_text_in_a_cjk_font(browser, lab):
+    families = _cjk_families()
+    if not families:
+        pytest.fail("no font covers Chinese (fc-list :lang=zh is empty): install one, e.g. "
+                    "apt-get install fonts-wqy-microhei (.ci/run does)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _open(page, lab, ZH_NOTEBOOK, "zh-00")
+        item = page.locator(".jp-RenderedMarkdown li", has_text="课程是怎样组织的").first
+        item.wait_for(timeout=RUN_TIMEOUT_MS)
+        probe = item.evaluate(_FONT_PROBE)
+        assert len(probe["chars"]) >= 8, probe
+        assert probe["boxes"] == 0 and probe["distinct"] == len(probe["chars"]), f"missing-glyph boxes: {probe}"
+        session = page.context.new_cdp_session(page)
+        root = session.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        node = session.send("DOM.querySelector", {"nodeId": root, "selector": "[data-font-probe]"})["nodeId"]
+        session.send("CSS.enable")
+        fonts = session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        cjk_glyphs = sum(f["glyphCount"] for f in fonts if f["familyName"] in families)
+        chinese = len(CJK.findall(probe["direct"]))
+        assert cjk_glyphs >= chinese > 0, f"{chinese} Chinese characters, drawn with {fonts} (CJK families: {sorted(families)})"
+        page.locator(".jp-Notebook").screenshot(path=ARTIFACTS / "zh-00-start-here.png")
+    except Exception:
+        page.screenshot(path=ARTIFACTS / "zh-00-start-here-failure.png", full_page=True)
+        raise
+    finally:
+        page.evaluate("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.shutdown()")
         page.close()

@@ -28,6 +28,11 @@ nbgrader reads the same markers (its ``ClearSolutions`` looks for lines *contain
 ``BEGIN SOLUTION`` and ``END SOLUTION``), and the course's nbgrader configuration gives nbgrader
 these stubs too (:func:`student_cell`, used by ``tools/nbgrader_course.py``).
 
+Both editions: the English notebooks go to ``build/student/`` and ``build/instructor/``, the
+Chinese ones (``notebooks/zh_CN/``, written by ``python -m tools.i18n build``) to
+``build/student/zh_CN/`` and ``build/instructor/zh_CN/``, with the banner, the stubs' comments and
+the answer placeholder in Chinese (a notebook's language is its ``metadata.i18n.language``).
+
 Usage: ``python -m tools.build_notebooks [--source notebooks] [--out build] [NOTEBOOK ...]``
 """
 
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -43,19 +49,33 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["BuildError", "build", "instructor_notebook", "student_cell", "student_notebook", "stub_solution"]
+__all__ = ["WORDS", "BuildError", "build", "build_editions", "instructor_notebook", "student_cell", "student_notebook",
+           "stub_solution"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG, INSTRUCTOR_TAG, ANSWER_TAG = "solution", "instructor", "answer"
 NBGRADER = "nbgrader"  # the key of nbgrader's cell metadata
-NOT_DONE_IMPORT = "from course_utils.exercises import NotDone  # what the stubs raise until you answer\n\n"
-ANSWER_PLACEHOLDER = "**Your answer:** *(double-click this cell and write it here)*"
-INSTRUCTOR_BANNER = (
-    "> **Instructor copy.** The reference solutions are in place (cells tagged `solution`) and the "
-    "outputs are those of a full run. The learners' copy, written by `make student` to "
-    "`build/student/`, has a stub in each solution cell and no outputs."
-)
+WORDS = {
+    "en": {
+        "import": "from course_utils.exercises import NotDone  # what the stubs raise until you answer\n\n",
+        "code here": "# your code here, in place of this line",
+        "answer here": "# your answer here",
+        "placeholder": "**Your answer:** *(double-click this cell and write it here)*",
+        "banner": "> **Instructor copy.** The reference solutions are in place (cells tagged `solution`) and the "
+        "outputs are those of a full run. The learners' copy, written by `make student` to "
+        "`build/student/`, has a stub in each solution cell and no outputs.",
+    },
+    "zh_CN": {
+        "import": "from course_utils.exercises import NotDone  # 你作答之前，占位代码会抛出它\n\n",
+        "code here": "# 在这里写你的代码，替换这一行",
+        "answer here": "# 在这里写你的答案",
+        "placeholder": "**你的答案：** *（双击这一格，在这里写）*",
+        "banner": "> **教师版。** 参考解答都在（标记为 `solution` 的格子），输出来自一次完整运行。"
+        "学生版由 `make student` 写到 `build/student/zh_CN/`，每个解答格里是待填的占位，没有输出。",
+    },
+}
+"""What the builds write, in each edition's language."""
 
 
 class BuildError(ValueError):
@@ -112,8 +132,9 @@ def _answer_names(region: str, where: str) -> list[str]:
     return answers
 
 
-def stub_solution(source: str, where: str = "cell") -> str:
+def stub_solution(source: str, where: str = "cell", language: str = "en") -> str:
     """The student version of one ``solution`` code cell's source (see the module docstring)."""
+    words = WORDS[language]
     lines = source.splitlines()
     out: list[str] = []
     region: list[str] | None = None
@@ -129,11 +150,11 @@ def stub_solution(source: str, where: str = "cell") -> str:
             if region is None:
                 raise BuildError(f"{where}, line {number}: {END!r} without {BEGIN!r}.")
             if indent:
-                out.append(f"{indent}raise NotDone()  # your code here, in place of this line")
+                out.append(f"{indent}raise NotDone()  {words['code here']}")
                 needs_import = True
             else:
                 names = _answer_names("\n".join(region), where)
-                out += [f"{name} = ...  # your answer here" for name in names]
+                out += [f"{name} = ...  {words['answer here']}" for name in names]
             region = None
         elif region is not None:
             region.append(line)
@@ -144,7 +165,7 @@ def stub_solution(source: str, where: str = "cell") -> str:
     if len(out) == len(lines):
         raise BuildError(f"{where}: a solution code cell needs a {BEGIN!r} ... {END!r} region.")
     if needs_import:
-        out.insert(0, NOT_DONE_IMPORT)
+        out.insert(0, words["import"])
     return "\n".join(out)
 
 
@@ -155,7 +176,11 @@ def _clean(cell: dict, keep_outputs: bool) -> None:
         cell["execution_count"] = None
 
 
-def student_cell(cell: nbformat.NotebookNode, where: str = "cell") -> nbformat.NotebookNode | None:
+def _language(notebook: nbformat.NotebookNode) -> str:
+    return notebook.metadata.get("i18n", {}).get("language", "en")
+
+
+def student_cell(cell: nbformat.NotebookNode, where: str = "cell", language: str = "en") -> nbformat.NotebookNode | None:
     """One cell as learners get it, changed in place: ``None`` for an ``instructor`` cell (left
     out), a stub for a ``solution`` cell (tagged ``answer`` instead), any other cell as it is."""
     tags = _tags(cell)
@@ -164,9 +189,9 @@ def student_cell(cell: nbformat.NotebookNode, where: str = "cell") -> nbformat.N
     if SOLUTION_TAG in tags:
         cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + [ANSWER_TAG]
         if cell.cell_type == "code":
-            cell.source = stub_solution(cell.source, where=where)
+            cell.source = stub_solution(cell.source, where=where, language=language)
         else:
-            cell.source = ANSWER_PLACEHOLDER
+            cell.source = WORDS[language]["placeholder"]
     return cell
 
 
@@ -174,9 +199,10 @@ def student_notebook(notebook: nbformat.NotebookNode, name: str = "notebook") ->
     """The learners' copy: solutions stubbed, instructor notes and nbgrader's metadata removed,
     outputs cleared."""
     student = copy.deepcopy(notebook)
+    language = _language(notebook)
     cells = []
     for index, cell in enumerate(student.cells):
-        if student_cell(cell, where=f"{name}, cell {index}") is None:
+        if student_cell(cell, where=f"{name}, cell {index}", language=language) is None:
             continue
         cell.metadata.pop(NBGRADER, None)
         _clean(cell, keep_outputs=False)
@@ -190,7 +216,7 @@ def instructor_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNod
     instructor = copy.deepcopy(notebook)
     for cell in instructor.cells:
         _clean(cell, keep_outputs=True)
-    instructor.cells.insert(1, nbformat.v4.new_markdown_cell(INSTRUCTOR_BANNER))
+    instructor.cells.insert(1, nbformat.v4.new_markdown_cell(WORDS[_language(notebook)]["banner"]))
     return instructor
 
 
@@ -208,18 +234,35 @@ def _notebooks(source: Path, names: Sequence[str]) -> list[Path]:
 
 
 def build(source: Path = ROOT / "notebooks", out: Path = ROOT / "build",
-          names: Sequence[str] = ()) -> dict[str, list[Path]]:
-    """Write ``out/student/`` and ``out/instructor/`` from the notebooks in ``source``."""
+          names: Sequence[str] = (), subfolder: str = "") -> dict[str, list[Path]]:
+    """Write ``out/student/`` and ``out/instructor/`` (each ``/subfolder``) from the notebooks in ``source``."""
     written: dict[str, list[Path]] = {"student": [], "instructor": []}
     for path in _notebooks(Path(source), names):
         notebook = nbformat.read(path, as_version=4)
         for kind, made in (("student", student_notebook(notebook, path.name)),
                            ("instructor", instructor_notebook(notebook))):
             nbformat.validate(made)
-            target = Path(out) / kind / path.name
+            target = Path(out) / kind / subfolder / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(made, target)
             written[kind].append(target)
+    return written
+
+
+def build_editions(source: Path = ROOT / "notebooks", out: Path = ROOT / "build",
+                   names: Sequence[str] = ()) -> dict[str, list[Path]]:
+    """Both editions: ``source`` into ``out/<kind>/``, and each ``source/<language>/`` into ``out/<kind>/<language>/``.
+
+    ``names`` choose English notebooks; an edition builds those of them it holds.
+    """
+    written = build(source, out, names)
+    for folder in sorted(p for p in Path(source).iterdir() if p.is_dir() and re.fullmatch(r"[a-z]{2}(_[A-Z]{2})?", p.name)):
+        held = sorted(folder.glob("[0-9][0-9]-*.ipynb"))
+        chosen = [n for n in names if any(n in (p.name, p.stem, p.name[:2]) for p in held)] if names else []
+        if not held or (names and not chosen):
+            continue
+        for kind, paths in build(folder, out, chosen, subfolder=folder.name).items():
+            written[kind] += paths
     return written
 
 
@@ -230,12 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     args = parser.parse_args(argv)
     try:
-        written = build(args.source, args.out, args.notebooks)
+        written = build_editions(args.source, args.out, args.notebooks)
     except BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for kind, paths in written.items():
-        print(f"{kind}: {len(paths)} notebook(s) in {paths[0].parent}")
+        for folder in sorted({p.parent for p in paths}):
+            print(f"{kind}: {sum(p.parent == folder for p in paths)} notebook(s) in {folder}")
     return 0
 
 

@@ -28,6 +28,7 @@ except ModuleNotFoundError:  # Python 3.10: read what we need with regular expre
 
 __all__ = [
     "BADGES_TAG",
+    "BADGE_TEXT",
     "INSTALL_TAG",
     "ON_COLAB",
     "Repository",
@@ -96,14 +97,22 @@ def repository(root: Path) -> Repository:
     return Repository(match.group(1), match.group(2))
 
 
-def badge_markdown(repo: Repository, path: str) -> str:
+BADGE_TEXT = {
+    "en": "*Nothing to install:* open this notebook on Colab (run the next cell first: it installs "
+    "the course there) or on Binder (its first start can take a few minutes).",
+    "zh_CN": "*无需安装*：在 Colab 上打开本笔记本（先运行下一格，它会在 Colab 上安装本课程），"
+    "或在 Binder 上打开（第一次启动可能要等几分钟）。",
+}
+"""The sentence under the badges, in each edition's language (``tools/i18n`` writes the Chinese one)."""
+
+
+def badge_markdown(repo: Repository, path: str, language: str = "en") -> str:
     """The badges cell of the notebook at ``path`` (relative to the repository root, with /)."""
     return (
         f"[![Open In Colab]({COLAB_BADGE})]({repo.colab(path)}) "
         f"[![Launch Binder]({BINDER_BADGE})]({repo.binder(path)})\n"
         "\n"
-        "*Nothing to install:* open this notebook on Colab (run the next cell first: it installs "
-        "the course there) or on Binder (its first start can take a few minutes)."
+        f"{BADGE_TEXT[language]}"
     )
 
 

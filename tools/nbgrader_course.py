@@ -42,7 +42,7 @@ except ModuleNotFoundError as error:  # a dev dependency: say how to get it
     raise ModuleNotFoundError("nbgrader is not installed: `pip install nbgrader` (or `pip install -e '.[dev]'`, "
                               "which `make setup` runs).") from error
 
-from tools.build_notebooks import ANSWER_PLACEHOLDER, INSTRUCTOR_TAG, SOLUTION_TAG, student_cell
+from tools.build_notebooks import INSTRUCTOR_TAG, SOLUTION_TAG, WORDS, student_cell
 from tools.nbgrader_cells import GRADED
 
 __all__ = ["CourseStubs", "configure", "config_text", "main", "write_course"]
@@ -60,7 +60,7 @@ class CourseStubs(ClearSolutions):
     (which refuse a solution region in a cell that is not a solution cell).
     """
 
-    text_stub = ANSWER_PLACEHOLDER
+    text_stub = WORDS["en"]["placeholder"]
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         nb.cells = [c for c in nb.cells if INSTRUCTOR_TAG not in c.metadata.get("tags", [])]

@@ -9,7 +9,11 @@ What it writes (and nothing else):
   the tag ``nbval-ignore-output`` (:mod:`tools.nbval_tags`), so learners never see it;
 - nbgrader's metadata on the answer, check and question cells of the notebooks in
   :data:`tools.nbgrader_cells.GRADED`, from the course's tags (:mod:`tools.nbgrader_cells`);
-- in ``README.md``, the badges between ``<!-- launch-badges -->`` and ``<!-- /launch-badges -->``.
+- in ``README.md``, the badges between ``<!-- launch-badges -->`` and ``<!-- /launch-badges -->``;
+  in ``README.zh-CN.md`` (the Chinese front door) the same, opening the Chinese first notebook.
+
+The Chinese notebooks (``notebooks/zh_CN/``) get their chrome from ``python -m tools.i18n build``,
+which calls :func:`chrome_notebook` with their own path and ``language="zh_CN"``.
 
 It is idempotent: a second run changes nothing, and a run after someone edits a notebook
 updates only what the rules say. Existing chrome cells are found by their tags and updated in
@@ -82,17 +86,19 @@ def _chrome_cell(kind: str, tag: str, source: str, old: dict | None, with_ids: b
 
 
 def chrome_notebook(
-    nb: nbformat.NotebookNode, path_in_repo: str, repo: Repository, requirements: list[str] | None = None
+    nb: nbformat.NotebookNode, path_in_repo: str, repo: Repository, requirements: list[str] | None = None,
+    language: str = "en",
 ) -> None:
     """Put the launch cells right after the title, nbval's markers in tags and slide metadata on every cell (in place).
 
-    ``requirements``: the course's runtime dependencies, for the Colab install cell.
+    ``requirements``: the course's runtime dependencies, for the Colab install cell. ``language``:
+    the edition's (``"zh_CN"`` for ``notebooks/zh_CN/``), for the sentence under the badges.
     """
     cells = nb["cells"]
     old = {tag: next((c for c in cells if tag in _tags(c)), None) for tag in (BADGES_TAG, INSTALL_TAG)}
     rest = [c for c in cells if not {BADGES_TAG, INSTALL_TAG} & set(_tags(c))]
     with_ids = (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5)
-    badges = _chrome_cell("markdown", BADGES_TAG, badge_markdown(repo, path_in_repo), old[BADGES_TAG], with_ids)
+    badges = _chrome_cell("markdown", BADGES_TAG, badge_markdown(repo, path_in_repo, language), old[BADGES_TAG], with_ids)
     install = _chrome_cell("code", INSTALL_TAG, colab_install_source(repo, requirements or []), old[INSTALL_TAG], with_ids)
     at = 1 if rest and _is_title(rest[0]) else 0
     nb["cells"] = [*rest[:at], badges, install, *rest[at:]]
@@ -125,12 +131,13 @@ def _updates(root: Path) -> dict[Path, str]:
         new_text = nbformat.writes(nb) + "\n"
         if new_text != old_text:
             updates[path] = new_text
-    readme = root / "README.md"
-    if readme.exists() and paths:
-        old_text = readme.read_text(encoding="utf-8")
-        new_text = chrome_readme(old_text, repo, paths[0].relative_to(root).as_posix())
-        if new_text != old_text:
-            updates[readme] = new_text
+    for readme, folder in ((root / "README.md", root / "notebooks"), (root / "README.zh-CN.md", root / "notebooks" / "zh_CN")):
+        first = sorted(folder.glob("[0-9][0-9]-*.ipynb"))
+        if readme.exists() and first:
+            old_text = readme.read_text(encoding="utf-8")
+            new_text = chrome_readme(old_text, repo, first[0].relative_to(root).as_posix())
+            if new_text != old_text:
+                updates[readme] = new_text
     return updates
 
 

@@ -1,4 +1,8 @@
-"""Checkers for notebook 00 (start here): a convolution output by hand, and the online check."""
+"""Checkers for notebook 00 (start here): a convolution output by hand, and the online check.
+
+Every sentence a learner reads goes through ``_()`` (:mod:`course_utils.i18n`), so that the
+Chinese notebook's checks answer in Chinese; the values are filled in by name after translation.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import torch.nn.functional as F
 
 from course_utils import env
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.i18n import gettext as _
 
 __all__ = ["check_offline_wait", "check_output_at"]
 
@@ -37,34 +42,35 @@ def check_output_at(output_at: Callable[..., torch.Tensor]) -> Verdict:
         except Mistake:
             if size == 3:
                 raise
-            raise Mistake(f"{call} fails for a {size}×{size} kernel: take the window's size from "
-                          f"kernel.shape instead of assuming 3×3.") from None
+            raise Mistake(_("{call} fails for a {size}×{size} kernel: take the window's size from "
+                            "kernel.shape instead of assuming 3×3.").format(call=call, size=size)) from None
         if value is None:
-            raise Mistake(f"{call} returned None: end your function with `return` and the number.")
+            raise Mistake(_("{call} returned None: end your function with `return` and the number.").format(call=call))
         value = torch.as_tensor(value)
         if value.numel() != 1:
             raise Mistake(
-                f"{call} returned a tensor of shape {tuple(value.shape)}, not one number: sum the "
-                f"products over the channels as well as over the window."
+                _("{call} returned a tensor of shape {shape}, not one number: sum the products over "
+                  "the channels as well as over the window.").format(call=call, shape=tuple(value.shape))
             )
         expected = F.conv2d(image, kernel)[0, 0]
         if torch.allclose(value.float(), expected[row, col], atol=1e-5):
             continue
         if row != col and torch.allclose(value.float(), expected[col, row], atol=1e-5):
             raise Mistake(
-                f"{call} is PyTorch's output at row {col}, column {row}: rows come first, "
-                f"so index the image as image[0, :, rows, columns]."
+                _("{call} is PyTorch's output at row {col}, column {row}: rows come first, so index "
+                  "the image as image[0, :, rows, columns].").format(call=call, row=row, col=col)
             )
         if size != 3:
             raise Mistake(
-                f"{call} is wrong for a {size}×{size} kernel: take the window's size from "
-                f"kernel.shape instead of assuming 3×3."
+                _("{call} is wrong for a {size}×{size} kernel: take the window's size from "
+                  "kernel.shape instead of assuming 3×3.").format(call=call, size=size)
             )
         raise Mistake(
-            f"{call} is {value.item():.4f} but F.conv2d gives {expected[row, col].item():.4f}: the "
-            f"output is the sum of the {size}×{size} patch starting at (row, col) times the kernel."
+            _("{call} is {value:.4f} but F.conv2d gives {expected:.4f}: the output is the sum of the "
+              "{size}×{size} patch starting at (row, col) times the kernel.").format(
+                call=call, value=value.item(), expected=expected[row, col].item(), size=size)
         )
-    return right("your hand computation equals F.conv2d at every position tried, for 3×3 and 5×5 kernels.")
+    return right(_("your hand computation equals F.conv2d at every position tried, for 3×3 and 5×5 kernels."))
 
 
 @checker
@@ -72,15 +78,15 @@ def check_offline_wait(seconds: float) -> Verdict:
     """Check how many seconds ``environment_report`` waits before it decides you are offline."""
     expected = inspect.signature(env.is_online).parameters["timeout"].default
     if isinstance(seconds, bool) or not isinstance(seconds, Real):
-        raise Mistake(f"give a number of seconds, not {type(seconds).__name__}.")
+        raise Mistake(_("give a number of seconds, not {type}.").format(type=type(seconds).__name__))
     if seconds == expected:
-        return right(f"is_online gives up after {expected:g} seconds (its `timeout` argument).")
+        return right(_("is_online gives up after {seconds:g} seconds (its `timeout` argument).").format(seconds=expected))
     if seconds == env.DOWNLOAD_STALL_SECONDS:
         raise Mistake(
-            "that is how long a download that has started may stall (DOWNLOAD_STALL_SECONDS); "
-            "the online check itself is the function that environment_report calls first."
+            _("that is how long a download that has started may stall (DOWNLOAD_STALL_SECONDS); "
+              "the online check itself is the function that environment_report calls first.")
         )
     raise Mistake(
-        f"{seconds:g} seconds is not it: find the function that environment_report calls to test "
-        f"the network, and read the default of its `timeout` argument."
+        _("{seconds:g} seconds is not it: find the function that environment_report calls to test "
+          "the network, and read the default of its `timeout` argument.").format(seconds=seconds)
     )

@@ -5,6 +5,10 @@ that calls a plain function from the course (which the tests call directly), pri
 description and draws it. :func:`_explorer` lays the controls out above an output area
 that is redrawn whenever a control changes. Add an explorer by writing one more function
 of the same shape.
+
+The controls' labels and the explorers' own words go through ``_()`` (:mod:`course_utils.i18n`):
+after ``set_language("zh_CN")`` (the Chinese notebooks' first cell) they are in Chinese, in the
+glossary's terms (``i18n/glossary.tsv``). The plain functions' descriptions stay in English.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from course_utils.data.transforms import TransformSettings, augmentation_gallery
+from course_utils.i18n import gettext as _
 from course_utils.lessons.conv import conv_geometry
 from course_utils.lessons.pictures import draw_receptive_fields, draw_values, draw_windows
 from course_utils.lessons.pooling import MODES, pooling_example
@@ -38,6 +43,11 @@ def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSli
     )
 
 
+def _mode_label(mode: str) -> str:
+    """How a pooling mode is called on its button ("max", "avg" in English: the values themselves)."""
+    return {"max": _("max"), "avg": _("avg")}.get(mode, mode)
+
+
 def _explorer(controls: dict[str, widgets.ValueWidget], render: Callable[..., None]) -> widgets.VBox:
     """Controls above an output area; ``render(**values)`` redraws it on every change.
 
@@ -49,7 +59,7 @@ def _explorer(controls: dict[str, widgets.ValueWidget], render: Callable[..., No
         try:
             render(**values)
         except ValueError as error:
-            print(f"Not possible: {error}")
+            print(_("Not possible: {error}").format(error=error))
 
     output = widgets.interactive_output(safe_render, controls)
     layout = widgets.Layout(flex_flow="row wrap")
@@ -65,11 +75,11 @@ def conv_explorer(
     """
     conv_geometry(size, kernel_size, stride, padding, dilation)  # bad starting values fail here
     controls = {
-        "size": _slider("input size", size, 1, 16),
-        "kernel_size": _slider("kernel", kernel_size, 1, 7),
-        "stride": _slider("stride", stride, 1, 4),
-        "padding": _slider("padding", padding, 0, 3),
-        "dilation": _slider("dilation", dilation, 1, 3),
+        "size": _slider(_("input size"), size, 1, 16),
+        "kernel_size": _slider(_("kernel"), kernel_size, 1, 7),
+        "stride": _slider(_("stride"), stride, 1, 4),
+        "padding": _slider(_("padding"), padding, 0, 3),
+        "dilation": _slider(_("dilation"), dilation, 1, 3),
     }
 
     def render(**values: int) -> None:
@@ -90,10 +100,10 @@ def pooling_explorer(
     """
     pooling_example(size, kernel_size, stride, mode)  # bad starting values fail here
     controls = {
-        "size": _slider("input size", size, 2, 10),
-        "kernel_size": _slider("window", kernel_size, 1, 4),
-        "stride": _slider("stride", stride, 1, 4),
-        "mode": widgets.ToggleButtons(options=list(MODES), value=mode, description="pooling"),
+        "size": _slider(_("input size"), size, 2, 10),
+        "kernel_size": _slider(_("window"), kernel_size, 1, 4),
+        "stride": _slider(_("stride"), stride, 1, 4),
+        "mode": widgets.ToggleButtons(options=[(_mode_label(name), name) for name in MODES], value=mode, description=_("pooling")),
     }
 
     def render(**values: Any) -> None:
@@ -101,8 +111,8 @@ def pooling_explorer(
         print(example.describe())
         fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.5))
         scale = {"vmin": float(example.input.min()), "vmax": float(example.input.max())}
-        draw_values(example.input, left, title="input", **scale)
-        draw_values(example.output, right, title=f"{example.mode} pooled", **scale)
+        draw_values(example.input, left, title=_("input"), **scale)
+        draw_values(example.output, right, title=_("{mode} pooled").format(mode=_mode_label(example.mode)), **scale)
         plt.show()
 
     return _explorer(controls, render)
@@ -118,11 +128,11 @@ def receptive_field_explorer(
     """
     receptive_field_example(n_layers, kernel_size, stride, dilation, pool_every)  # bad values fail here
     controls = {
-        "n_layers": _slider("conv layers", n_layers, 1, 8),
-        "kernel_size": _slider("kernel", kernel_size, 1, 7),
-        "stride": _slider("stride", stride, 1, 3),
-        "dilation": _slider("dilation", dilation, 1, 3),
-        "pool_every": _slider("pool every", pool_every, 0, 4),
+        "n_layers": _slider(_("conv layers"), n_layers, 1, 8),
+        "kernel_size": _slider(_("kernel"), kernel_size, 1, 7),
+        "stride": _slider(_("stride"), stride, 1, 3),
+        "dilation": _slider(_("dilation"), dilation, 1, 3),
+        "pool_every": _slider(_("pool every"), pool_every, 0, 4),
     }
 
     def render(**values: int) -> None:
@@ -147,11 +157,11 @@ def augmentation_explorer(
 
     settings = settings or TransformSettings()
     if not photos:
-        raise ValueError("Give at least one photo (a PIL image or an image file).")
+        raise ValueError(_("Give at least one photo (a PIL image or an image file)."))
     images = [p if isinstance(p, Image.Image) else Image.open(p).convert("RGB") for p in photos]
     controls = {
-        "photo": _slider("photo", photo, 0, len(images) - 1),
-        "seed": _slider("random draw", seed, 0, 50),
+        "photo": _slider(_("photo"), photo, 0, len(images) - 1),
+        "seed": _slider(_("random draw"), seed, 0, 50),
     }
 
     def render(photo: int, seed: int) -> None:
