@@ -262,41 +262,39 @@ def fit_head(
     train: FeatureSet,
     valid: FeatureSet,
     *,
-    epochs: int,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any | None = None,
-    criterion: nn.Module | None = None,
-    batch_size: int = 32,
     context: RunContext,
+    batch_size: int = 32,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
-    seed: int | None = 0,
-    patience: int | None = None,
-    progress: bool = True,
+    **training: Any,
 ) -> History:
     """Stage 1 on cached features: train ``model``'s head with :func:`fit`; return its History.
 
-    ``optimizer`` holds the head's parameters (``stage1_optimizer(model)`` with a frozen
-    backbone); ``criterion``, ``scheduler``, ``epochs`` and ``batch_size`` mean what they mean
-    for ``fit`` on images. The head trains in place (the same parameters as inside the model),
-    behind the same dropout the model applies before it, and ends with the best epoch's
-    weights. ``checkpoint=`` writes one stage-1 :class:`TrainingState` for the *full* model, so that
-    ``stage2_optimizer`` and ``load_checkpoint`` work on it unchanged.
+    ``training`` are :func:`fit`'s own options, passed on unchanged: ``epochs`` and
+    ``optimizer`` (over the head's parameters, ``stage1_optimizer(model, config)`` with a frozen
+    backbone), and ``scheduler``, ``criterion``, ``seed``, ``patience``, ``progress`` if you wish.
+    The head trains in place (the same parameters as inside the model), behind the same dropout
+    the model applies before it, on batches of ``batch_size`` features, and ends with the best
+    epoch's weights. ``checkpoint=`` writes one stage-1 :class:`TrainingState` for the *full*
+    model, so that ``stage2_optimizer`` and ``load_checkpoint`` work on it unchanged.
     """
+    if "epochs" not in training or "optimizer" not in training:
+        raise TypeError("fit_head needs epochs= and optimizer=, as fit does.")
     head, dropout = head_module(model), head_of(model).dropout
     home = next(model.parameters()).device
     trainer: nn.Module = nn.Sequential(nn.Dropout(dropout), head) if dropout else head
+    seed = training.setdefault("seed", 0)
     train_batches = train.loader(batch_size, shuffle=True, seed=seed or 0, device=context.device)
     valid_batches = valid.loader(max(batch_size, 256), device=context.device)
     # the head is one Linear layer on float32 features: no mixed precision, no memory layout
     head_context = replace(context, precision="fp32", channels_last=False)
-    history = fit(trainer, train_batches, valid_batches, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-                  criterion=criterion, context=head_context, seed=seed, patience=patience, progress=progress)
+    history = fit(trainer, train_batches, valid_batches, context=head_context, **training)
     head.to(home)  # fit moved the head to the training device; the backbone stayed home
     if checkpoint is not None:
         state = model.state_dict()  # the best epoch's weights: fit loaded them into the head
-        training_state(epoch=history.epochs, epochs=epochs, history=history, best_state=state, last_state=state,
-                       optimizer=optimizer, scheduler=scheduler, seed=seed, extra=checkpoint_extra,
+        training_state(epoch=history.epochs, epochs=training["epochs"], history=history, best_state=state,
+                       last_state=state, optimizer=training["optimizer"], scheduler=training.get("scheduler"),
+                       seed=seed, extra=checkpoint_extra,
                        stage1={"method": "cached features", "train_key": train.key, "valid_key": valid.key,
                                "views": train.views}).save(checkpoint)
     return history
