@@ -70,6 +70,7 @@ loads nothing heavy.
   ``analysis.plots``                  plots of data batches, histories and predictions
   ``analysis.calibration``            expected calibration error, reliability diagram, temperature scaling (07)
   ``analysis.gradcam``                Grad-CAM: where the network looked (08)
+  ``analysis.faithfulness``           is a Grad-CAM map faithful? the occlusion test (08)
   ``analysis.activations``            feature maps captured with hooks, first-layer kernels as pictures (08)
   ``analysis.seeds``                  several seeds per setting, and the course's one rule for "within the noise"
 

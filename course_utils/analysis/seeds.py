@@ -21,7 +21,7 @@ from typing import Any
 from course_utils.context import RunContext
 from course_utils.env import seed_everything
 
-__all__ = ["Comparison", "SeedRuns", "compare", "run_seeds"]
+__all__ = ["Comparison", "SeedRuns", "compare", "compare_paired", "run_seeds"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,21 @@ def compare(a: SeedRuns, b: SeedRuns, metric: str = "value", *, min_noise: float
     else:
         half = 0.0
     return Comparison(difference=a.mean(metric) - b.mean(metric), half_width=max(half, min_noise))
+
+
+def compare_paired(differences: Sequence[float], *, min_noise: float = 0.0) -> Comparison:
+    """The same rule for paired measurements: is the mean of ``differences`` (one per image, or per
+    seed run on the same data) further from 0 than its 95 % t interval?
+
+    Use it when both settings were measured on the same items (the same photo occluded two ways):
+    pairing removes the item-to-item spread from the noise, as :func:`compare` cannot.
+    """
+    from scipy import stats
+
+    values = [float(v) for v in differences]
+    if len(values) < 2:
+        raise ValueError("Need at least two paired differences to estimate the noise.")
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * sd / math.sqrt(len(values))
+    return Comparison(difference=mean, half_width=max(half, min_noise))
