@@ -169,3 +169,14 @@ def test_bad_input_gets_a_clear_error():
         class_order(MATRIX, by="name")
     with pytest.raises(ValueError, match="order"):
         plot_confusion(MATRIX, NAMES, [0, 0, 1])
+
+
+def test_mistake_distance_counts_how_far_mistakes_lie_from_the_diagonal():
+    from course_utils.analysis.confusion import mistake_distance
+
+    matrix = torch.tensor([[5, 0, 2], [0, 5, 0], [1, 0, 5]])  # classes 0 and 2 are taken for each other
+    assert mistake_distance(matrix, [0, 1, 2]) == pytest.approx(2.0)
+    assert mistake_distance(matrix, [0, 2, 1]) == pytest.approx(1.0)  # look-alikes side by side
+    assert mistake_distance(torch.eye(3, dtype=torch.long), [2, 1, 0]) == 0.0
+    with pytest.raises(ValueError, match="every class"):
+        mistake_distance(matrix, [0, 1])

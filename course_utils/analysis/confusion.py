@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["ClassScore", "Confusion", "class_order", "class_scores", "confusion_matrix", "examples_of",
-           "per_class_accuracy", "plot_confusion", "show_confusion_examples", "top_confusions", "worst_classes"]
+           "mistake_distance", "per_class_accuracy", "plot_confusion", "show_confusion_examples", "top_confusions", "worst_classes"]
 
 
 def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor:
@@ -177,6 +177,28 @@ def class_order(matrix: torch.Tensor | np.ndarray, by: str = "accuracy") -> list
         tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
         return [int(c) for c in leaves_list(tree)]
     raise ValueError(f"by must be 'accuracy' or 'cluster', got {by!r}.")
+
+
+def mistake_distance(matrix: torch.Tensor | np.ndarray, order: Sequence[int]) -> float:
+    """How far, on average, a mistake lies from the diagonal when the classes are in ``order``.
+
+    Each off-diagonal image counts ``|position(true) - position(predicted)|`` (in classes). An
+    order fitted on one matrix (:func:`class_order`) is judged fairly only on another one (other
+    photos or another model): on its own matrix it is partly measuring how well it memorised it.
+    """
+    matrix = _checked(matrix)
+    order = list(order)
+    if sorted(order) != list(range(matrix.shape[0])):
+        raise ValueError("order must list every class of the matrix exactly once.")
+    position = torch.empty(len(order), dtype=torch.long)
+    position[torch.tensor(order)] = torch.arange(len(order))
+    off = matrix.clone()
+    off.fill_diagonal_(0)
+    mistakes = int(off.sum())
+    if mistakes == 0:
+        return 0.0
+    distance = (position[:, None] - position[None, :]).abs()
+    return float((off * distance).sum()) / mistakes
 
 
 def examples_of(targets: torch.Tensor, predicted: torch.Tensor, true: int, as_class: int) -> list[int]:
