@@ -126,13 +126,27 @@ def report(recipes: Sequence[Any], runs: Mapping[str, Sequence[Mapping[str, Any]
               f"{timing['load_average'][0]:.1f} -> {timing['load_average'][1]:.1f}, {timing['threads']} threads), "
               f"seconds per training batch of {batch_size}, fastest (median): "
               + ", ".join(f"{name} {seconds:.2f} ({median[name]:.2f})" for name, seconds in per_batch.items())
-              + ". The ratios use the fastest step: other processes only ever slow a step down.", "",
+              + ". The ratios use the fastest step: other processes only ever slow a step down. (Recipes timed "
+              "here but absent from the table were not trained.)", "",
               "What each choice bought (validation, points, 95 %):", ""]
     for a, b, what in ATTRIBUTIONS:
         if a in val and b in val:
             lines.append(f"- {what}: {a} - {b} = {_points(val[a], val[b])}")
+    lines += ["", "Every run: best validation accuracy (epoch-by-epoch validation accuracy), seconds, per seed:", ""]
+    lines.append("- stage 1: " + "; ".join(f"seed {r['seed']} {100 * r['best_val']:.1f} % (epoch {r['best_epoch']} "
+                                         f"of {r['epochs']})" for r in stage1_results))
+    for recipe in recipes:
+        lines.append(f"- {recipe.name}: " + "; ".join(
+            f"seed {r['seed']} {100 * r['best_val']:.1f} % ({', '.join(f'{100 * v:.1f}' for v in r['val_acc'])}), "
+            f"{r['seconds']:.0f} s" for r in runs[recipe.name]))
+    above = [r.name for r in recipes if compare(val[r.name], stage1).difference > 0]
+    beyond = [r.name for r in recipes if compare(val[r.name], stage1).differs
+              and compare(val[r.name], stage1).difference > 0]
     chosen, reasons = choose(recipes, runs, stage1, per_batch)
-    lines += ["", "The choice (validation only):", ""] + [f"- {reason}" for reason in reasons]
+    lines += ["", "The choice (validation only):", "",
+              f"- above stage 1 on the mean: {', '.join(above) or 'none'}; beyond the noise: "
+              f"{', '.join(beyond) or 'none'}"]
+    lines += [f"- {reason}" for reason in reasons]
     lines.append(f"- **chosen: {chosen.name}** = {chosen.describe()}")
     if long_runs is not None:
         longer, results = long_runs
