@@ -117,3 +117,59 @@ def test_the_backbone_probe_reports_every_combination_and_its_paired_noise(tmp_p
     same = torch.tensor([True, False, True])
     assert paired_noise(same, same) == 0  # a classifier does not differ from itself
     assert paired_noise(same, ~same) > 0
+
+
+def test_the_stage2_recipes_run_resume_and_choose_by_validation(tmp_path):
+    """``python -m benchmarks.stage2_recipes --quick``: every recipe on every seed from one stage-1
+    checkpoint, a result file per run, a second call that trains nothing, and test photos read only
+    for stage 1 and the chosen recipe."""
+    import torch
+
+    from benchmarks.stage2_recipes import MODEL, Recipe, recipe_optimizer
+    from course_utils.pipeline.models import build_model
+
+    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path / "data"), "COURSE_FAST": "1", "COURSE_OFFLINE": "1",
+           "COURSE_DEVICE": "cpu"}
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "benchmarks.stage2_recipes", "--quick", "--out", str(out), "--no-progress",
+               "--threads", "1", "--recipes", "notes", "last stage", "discriminative", "warm-up"]
+    first = subprocess.run([*command, "--markdown", str(tmp_path / "r.md")], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("seed-*/*/result.json"))]
+    names = {r["recipe"]["name"] for r in results}
+    assert names == {"notes", "last stage", "discriminative", "warm-up"}
+    assert len(results) == 2 * len(names) + 2  # two seeds of each, and of the chosen recipe with 2 epochs
+    for r in results:
+        assert 0 <= r["best_val"] <= 1 and len(r["epoch_seconds"]) == r["recipe"]["epochs"] and r["seconds"] > 0
+    trainable = {r["recipe"]["name"]: r["trainable"] for r in results}
+    assert trainable["last stage"] < trainable["notes"] == trainable["discriminative"]
+    assert len(list(out.glob("seed-*/test.json"))) == 2 and len(list(out.glob("seed-*/*/test.json"))) == 2
+    text = (tmp_path / "r.md").read_text()
+    assert "| notes | every layer but BatchNorm; one rate 0.0001; StepLR(4, 0.1); 1 epoch |" in text
+    assert "**chosen: " in text and "Test (`test/`, read once, after the choice)" in text
+    assert "What each choice bought" in text and "side by side" in text
+
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "): training" not in again.stdout and "stage 1 best val" not in again.stdout  # everything was loaded
+    chosen = next(line for line in text.splitlines() if line.startswith("- **chosen: "))
+    assert chosen in again.stdout
+
+    # the recipes' optimizers, from the run's stage-1 checkpoint: groups, rates, what trains, the warm-up
+    model = build_model(MODEL, 12, pretrained=False)
+    optimizer, scheduler = recipe_optimizer(model, out / "seed-0" / "stage1.pt",
+                                            Recipe("x", depth="last stage", head_lr=1e-3, schedule="warm-up",
+                                                   warmup_epochs=1, epochs=3), steps_per_epoch=10)
+    head, backbone = optimizer.param_groups
+    assert len(head["params"]) == 2 and optimizer.state[head["params"][0]]["step"] > 0  # stage 1's Adam state
+    assert not model.conv_stem.weight.requires_grad and model.conv_head.weight.requires_grad
+    assert not any(p.requires_grad for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
+                   for p in m.parameters())
+    rates = []
+    for _ in range(30):
+        rates.append((optimizer.param_groups[0]["lr"], optimizer.param_groups[1]["lr"]))
+        optimizer.step()
+        scheduler.step()
+    assert rates[0][1] < rates[5][1] < rates[9][1] == pytest.approx(1e-4) and rates[29][1] < 1e-5
+    assert all(h == pytest.approx(10 * b) for h, b in rates)
