@@ -13,8 +13,8 @@ photo's score is the mean of its two versions.
 Printed: validation accuracy with two binomial standard errors, and each combination's paired
 difference to Lite0 alone on the same photos with its own two standard errors (the noise of a
 difference between two classifiers of one set of photos: ``sqrt(b + c - (b - c)^2 / n) / n``,
-b and c the photos only one of them gets right). Minutes on a laptop CPU; results in the
-README ("Flowers-102 results").
+b and c the photos only one of them gets right). Minutes on a laptop CPU; results in
+benchmarks/RESULTS.md ("Flowers-102 results").
 """
 
 from __future__ import annotations

@@ -294,6 +294,6 @@ def course_stage2(data: BenchData, cfg: Config, workdir: Path, state: CourseStat
         detail=f"{history.precision}, {'channels_last' if cfg.context.channels_last else 'default memory format'}, "
                f"num_workers={cfg.context.num_workers}{', torch.compile' if cfg.compile else ''}, "
                + ("BatchNorm trains, as in the notes" if cfg.train_batchnorm
-                  else "BatchNorm kept frozen (course_utils.models.build.unfreeze)"),
+                  else "BatchNorm kept frozen (course_utils.models.heads.unfreeze)"),
     )
     return _finish(result, peak)

@@ -2,7 +2,7 @@
 
 Small on purpose (few images, small pictures, one or two epochs): these tests show that the
 pieces fit together and that the numbers move the right way. The accuracy floors of the
-course (85 % on the real subset) are measured in the full run, see README.md.
+course (85 % on the real subset) are measured in the full run, see benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations

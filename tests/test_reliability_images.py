@@ -5,7 +5,7 @@ Every awkward file is written here by Pillow: a truncated JPEG, a zero-byte file
 are not images at all, grayscale, RGBA, palette and 16-bit PNGs, a CMYK JPEG, an image
 smaller than the crop, in a folder whose path has spaces and non-ASCII characters. Each case
 is either handled (converted, or skipped with a warning that counts what was skipped) or
-refused with an error that says what to do; README.md lists which.
+refused with an error that says what to do; docs/guarantees.md lists which.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ digit of a source (``87.5 %`` ← 87.45-87.55 %; ``3 min`` ← 150-210 s), excep
 enough: ``3 min`` is not a rounding of 215 s.
 
 A date or a load average in a notebook's prose is always a violation: when and under what load
-a notebook was measured belongs to the README's notes on the times table, and the time itself to
-``notebooks/times.json``. There is no allow-list: where prose must give a figure, a cell prints it
-first.
+a notebook was measured belongs to ``benchmarks/RESULTS.md`` ("Notebook run times"), and the time
+itself to ``notebooks/times.json``. There is no allow-list: where prose must give a figure, a cell
+prints it first.
 
 Each violation is printed with the notebook, the cell's index and id, the figure and its
 sentence; the exit status is 1 when there is any. Without arguments it checks every
@@ -66,8 +66,8 @@ COURSE_MAP = "00-start-here"
 """The notebook whose course table lists every notebook with its "about N min"."""
 PRINTED_TYPES = ("text/plain", "text/html", "text/markdown")
 _REASONS = {
-    "date": "a date in prose: when a notebook was measured belongs in the README's notes, not in the notebook",
-    "load": "a load average in prose: how busy the machine was belongs in the README's notes, not in the notebook",
+    "date": "a date in prose: when a notebook was measured belongs in benchmarks/RESULTS.md, not in the notebook",
+    "load": "a load average in prose: how busy the machine was belongs in benchmarks/RESULTS.md, not in the notebook",
 }
 
 
