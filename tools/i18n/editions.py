@@ -8,6 +8,7 @@ The Chinese notebook is the English one with
   (:func:`tools.run_times.with_times`), the course table's links pointing at the Chinese notebooks
   that exist and at the English ones otherwise;
 - the launch badges pointing at the Chinese notebook (:func:`tools.notebook_chrome.chrome_notebook`);
+- the English notebook's nbgrader metadata, cell for cell (the same cells graded, the same points);
 - one more code cell, right after the Colab install cell: :data:`LANGUAGE_SOURCE`, which makes the
   checkers and explorers speak Chinese (tag :data:`LANGUAGE_TAG`; it prints nothing);
 - the tag ``nbval-ignore-output`` on every check cell: its committed output is the English run's,
@@ -92,6 +93,18 @@ def _with_times(text: str, cell_id: str, usable: dict[str, polib.POEntry], noteb
     return with_times(text, notebook, list(rows), language, topics, links)
 
 
+def _grade_as_english(notebook: nbformat.NotebookNode, english: nbformat.NotebookNode) -> None:
+    """Give every cell the English cell's nbgrader metadata (found by id): both editions grade the
+    same cells with the same points. (The chrome derives it from the "## Summary" and "## Exercises"
+    headings, which the Chinese edition translates.)"""
+    grading = {cell.get("id"): cell.metadata.get("nbgrader") for cell in english.cells}
+    for cell in notebook.cells:
+        cell.metadata.pop("nbgrader", None)
+        meta = grading.get(cell.get("id"))
+        if meta is not None:
+            cell.metadata["nbgrader"] = copy.deepcopy(meta)
+
+
 def edition(english: nbformat.NotebookNode, catalog: polib.POFile, glossary: Glossary, *, path_in_repo: str,
             source_in_repo: str, repo: Repository, requirements: list[str], language: str,
             rows: Sequence[NotebookTimes] = (), translated: Sequence[str] = ()) -> nbformat.NotebookNode:
@@ -124,6 +137,7 @@ def edition(english: nbformat.NotebookNode, catalog: polib.POFile, glossary: Glo
         if cell.cell_type == "code" and CHECK_CELL.match(cell.source) and IGNORE_OUTPUT not in tags:
             cell.metadata["tags"] = [*tags, IGNORE_OUTPUT]
     chrome_notebook(notebook, path_in_repo, repo, requirements, language=language)
+    _grade_as_english(notebook, english)
     with_ids = (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5)
     install = next((i for i, c in enumerate(notebook.cells) if INSTALL_TAG in c.metadata.get("tags", [])), 0)
     notebook.cells.insert(install + 1, _language_cell(language, with_ids))
