@@ -432,3 +432,40 @@ def test_a_checker_reads_the_language_when_it_answers():
     assert "返回了 None" in check_output_at(lambda *a: None).message
     set_language("en")
     assert "returned None" in check_output_at(lambda *a: None).message
+
+
+# --- figures: the explorers' titles are messages, so a Chinese notebook's figures need a Chinese font
+
+
+def test_in_chinese_matplotlib_draws_chinese_without_missing_glyphs():
+    import warnings
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    import course_utils.i18n as i18n
+
+    if not i18n._fontconfig_chinese_files() and not {f.name for f in matplotlib.font_manager.fontManager.ttflist} & set(
+            i18n.CHINESE_FONTS):
+        pytest.skip("no font with Chinese characters is installed (apt-get install fonts-wqy-microhei)")
+    with matplotlib.rc_context():
+        set_language("zh_CN")
+        assert set(matplotlib.rcParams["font.family"]) & set(i18n.CHINESE_FONTS)
+        figure = Figure(figsize=(3, 2))
+        figure.subplots().set_title(gettext("{mode} pooled").format(mode=gettext("avg")) + " (avg)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "Glyph ... missing from font(s)" would raise
+            FigureCanvasAgg(figure).draw()
+
+
+def test_without_a_chinese_font_the_language_cell_says_what_to_install(monkeypatch):
+    import matplotlib
+
+    import course_utils.i18n as i18n
+
+    monkeypatch.setattr(i18n, "CHINESE_FONTS", ("No Such Font SC",))
+    monkeypatch.setattr(i18n, "_fontconfig_chinese_files", lambda: [])
+    with matplotlib.rc_context(), pytest.warns(UserWarning, match="apt-get install fonts-wqy-microhei"):
+        set_language("zh_CN")
+    assert language() == "zh_CN", "the messages are Chinese all the same"
