@@ -179,6 +179,20 @@ def test_clean_notebook_finishes_bars_and_keeps_other_widgets():
     assert not unfinished_bars(notebook)
 
 
+def test_clean_notebook_merges_a_print_flushed_in_pieces():
+    cleaner = _load_cleaner()
+
+    def stream(name: str, text) -> dict:
+        return {"output_type": "stream", "name": name, "text": text}
+
+    outputs = [stream("stdout", ["equal to 1e-5:"]), stream("stdout", " True\n"), stream("stderr", "warn\n"),
+               stream("stdout", "next\n"), stream("stdout", "and more\n")]
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": outputs}], "metadata": {}}
+    assert cleaner.clean(notebook)["streams merged"] == 2
+    assert notebook["cells"][0]["outputs"] == [stream("stdout", "equal to 1e-5: True\n"), stream("stderr", "warn\n"),
+                                               stream("stdout", "next\nand more\n")]
+
+
 # --- no machine's paths in what a learner reads on GitHub ------------------------------------------
 
 MACHINE_PATHS = re.compile(r"/(?:work|root|tmp|home)/")
