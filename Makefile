@@ -49,11 +49,13 @@ student: setup
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# Launch badges, the Colab install cell and slide metadata on every notebook (idempotent: run it
-# after editing or adding a notebook; a test fails when it was forgotten). See tools/.
+# Launch badges, the Colab install cell and slide metadata on every notebook, and the run-time lines
+# from notebooks/times.json (idempotent: run it after editing or adding a notebook, or after
+# re-measuring; a test fails when it was forgotten). See tools/.
 # The Chinese notebooks' badges come from the same generator, through their build.
 chrome: setup
 	$(BIN)/python -m tools.notebook_chrome
+	$(BIN)/python -m tools.run_times
 	$(BIN)/python -m tools.i18n build
 
 # The Chinese edition (notebooks/zh_CN/, from i18n/zh_CN/*.po and i18n/glossary.tsv): merge what

@@ -10,8 +10,9 @@ before and after go to ``build/test-artifacts/browser/`` (git-ignored).
 
 The Chinese edition: the Chinese notebook 00 must show its text in a real CJK font (the fonts
 Chromium drew it with, asked through the DevTools protocol, and no glyph drawn as the box of a
-missing one), and an explorer in a notebook that has run ``set_language("zh_CN")`` must show its
-controls in Chinese and follow its 步长 (stride) slider. ``.ci/run`` installs a CJK font
+missing one), and the explorers of the Chinese notebooks 01, 02 and 04 (which run
+``set_language("zh_CN")`` first) must show their controls in Chinese and follow their 步长 (stride)
+slider. ``.ci/run`` installs a CJK font
 (``fonts-wqy-microhei``) with Chromium.
 
 The browser is the system's Chromium (Debian's ``chromium`` package: ``.ci/run`` installs it when
@@ -31,7 +32,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,7 @@ class Explorer:
     describe: Callable[..., str]  # keyword values → the text the explorer prints
     size: Callable[..., int]  # keyword values → the size that the printed text states
     printed_size: str  # regex that reads that size back from the printed text
+    option_values: dict[str, str] = field(default_factory=dict)  # a toggle's shown label → its value
 
 
 EXPLORERS = {
@@ -106,33 +108,23 @@ EXPLORERS = {
 
 
 ZH_NOTEBOOK = "zh_CN/00-start-here.ipynb"
-ZH_EXPLORER = "zh_CN/explorer-zh.ipynb"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _chinese_notebooks(folder: Path) -> None:
-    """The Chinese notebook 00, and a small Chinese notebook with a convolution explorer (00 has none)."""
-    import nbformat
-
-    from tools.i18n.editions import LANGUAGE_SOURCE
-
+    """The Chinese notebook 00, and the Chinese notebooks of the explorers (01, 02, 04)."""
     folder.mkdir()
-    shutil.copy(ROOT / "notebooks" / ZH_NOTEBOOK, folder)
-    cells = [
-        nbformat.v4.new_markdown_cell("# 卷积的交互式探索\n\n拖动**步长**滑块，看输出尺寸怎样变化。"),
-        nbformat.v4.new_code_cell(LANGUAGE_SOURCE["zh_CN"]),
-        nbformat.v4.new_code_cell("from course_utils.lessons.explorers import conv_explorer\n\n"
-                                  "conv_explorer(size=7, kernel_size=3, stride=1, padding=0, dilation=1)"),
-    ]
-    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
-        "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}}), folder / "explorer-zh.ipynb")
+    for name in [ZH_NOTEBOOK, *(f"zh_CN/{explorer.notebook}" for explorer in EXPLORERS.values())]:
+        shutil.copy(ROOT / "notebooks" / name, folder)
 
 
-def _chinese(explorer: Explorer, notebook: str) -> Explorer:
-    """The same explorer with its labels as the Chinese notebook shows them."""
+def _chinese(explorer: Explorer) -> Explorer:
+    """The same explorer in its Chinese notebook, with its labels as that notebook shows them."""
     with use_language("zh_CN"):
         controls = {gettext(label): keyword for label, keyword in explorer.controls.items()}
-    return Explorer(notebook, explorer.call, controls, explorer.describe, explorer.size, explorer.printed_size)
+        options = {gettext(value): value for value in ("max", "avg")}  # the pooling toggle's
+    return Explorer(f"zh_CN/{explorer.notebook}", explorer.call, controls, explorer.describe, explorer.size,
+                    explorer.printed_size, options)
 
 
 def _free_port() -> int:
@@ -231,7 +223,8 @@ def _values(cell, explorer: Explorer) -> dict[str, object]:
         if control.locator(".widget-readout").count():
             values[keyword] = int(control.locator(".widget-readout").inner_text())
         else:  # toggle buttons
-            values[keyword] = control.locator("button.mod-active").inner_text().strip()
+            shown = control.locator("button.mod-active").inner_text().strip()
+            values[keyword] = explorer.option_values.get(shown, shown)
     return values
 
 
@@ -284,7 +277,7 @@ def test_moving_the_stride_slider_changes_the_printed_size(browser, lab, name):
 def _drive(browser, lab: str, name: str, explorer: Explorer, stride_label: str) -> None:
     """Run the lesson up to the explorer, drag its stride slider, and read the size it prints."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    stem = Path(explorer.notebook).stem
+    stem = explorer.notebook.removesuffix(".ipynb").replace("/", "-")
     for stale in ARTIFACTS.glob(f"{stem}-*.png"):
         stale.unlink()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -304,6 +297,8 @@ def _drive(browser, lab: str, name: str, explorer: Explorer, stride_label: str) 
 
         before = _values(cell, explorer)
         _wait_for_text(page, output, explorer.describe(**before), f"{name} explorer, first draw")
+        cell.locator(".jp-OutputArea-output img").first.wait_for(timeout=RUN_TIMEOUT_MS)  # its figure
+        assert "missing from font" not in cell.inner_text(), "the figure's titles need a font with their characters"
         cell.screenshot(path=ARTIFACTS / f"{stem}-before.png")
 
         stride = _control(cell, stride_label)
@@ -331,10 +326,18 @@ def _drive(browser, lab: str, name: str, explorer: Explorer, stride_label: str) 
         page.close()
 
 
-def test_the_chinese_explorer_speaks_chinese_and_follows_its_slider(browser, lab):
-    explorer = _chinese(EXPLORERS["conv"], ZH_EXPLORER)
-    assert set(explorer.controls) == {"输入尺寸", "卷积核", "步长", "边缘填充", "膨胀"}
-    _drive(browser, lab, "conv (zh_CN)", explorer, "步长")
+CHINESE_CONTROLS = {
+    "conv": {"输入尺寸", "卷积核", "步长", "边缘填充", "膨胀"},
+    "pooling": {"输入尺寸", "区域", "步长", "池化"},
+    "receptive field": {"卷积层数", "卷积核", "步长", "膨胀", "每几层池化一次"},
+}
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_the_chinese_explorers_speak_chinese_and_follow_their_slider(browser, lab, name):
+    explorer = _chinese(EXPLORERS[name])
+    assert set(explorer.controls) == CHINESE_CONTROLS[name]
+    _drive(browser, lab, f"{name} (zh_CN)", explorer, "步长")
 
 
 # Chromium's own account of the fonts it drew a node's text with, and a canvas comparison of each

@@ -13,6 +13,7 @@ exercises, whose checks must answer in Chinese (``make test-zh`` runs every cell
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -46,6 +47,14 @@ from tools.i18n.layout import (
     translated_notebooks,
 )
 from tools.launch_links import BADGES_TAG, repository
+from tools.run_times import (
+    COURSE_TABLE_MARKER,
+    RUN_TIME_MARKER,
+    about_line,
+    load_times,
+    run_time_line,
+    update_notebook,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = translated_notebooks(ROOT)
@@ -88,12 +97,19 @@ def test_no_markdown_cell_is_left_in_english(english):
 
 @pytest.mark.parametrize("english", TRANSLATED, ids=_ids(TRANSLATED))
 def test_every_chinese_cell_renders_its_emphasis(english):
-    """CommonMark does not close ``**…：**`` before a Chinese character: the asterisks would show."""
+    """CommonMark does not close ``**…：**`` before a Chinese character: the asterisks would show.
+
+    A Chinese cell shows no more asterisks than its English cell (the notes' quotes write products
+    as ``28 * 28 * 6``, and those asterisks show in both editions)."""
     import mistune
 
-    shown = {c.id: mistune.html(c.source) for c in nbformat.read(edition_path(english, ROOT), as_version=4).cells
-             if c.cell_type == "markdown"}
-    stray = {i: html for i, html in shown.items() if "*" in re.sub(r"<code>.*?</code>", "", html, flags=re.S)}
+    def asterisks(cells):
+        return {c.id: re.sub(r"<code>.*?</code>", "", mistune.html(c.source), flags=re.S).count("*")
+                for c in cells if c.cell_type == "markdown"}
+
+    english_counts = asterisks(nbformat.read(english, as_version=4).cells)
+    shown = asterisks(nbformat.read(edition_path(english, ROOT), as_version=4).cells)
+    stray = {i: count for i, count in shown.items() if count > english_counts.get(i, 0)}
     assert stray == {}
 
 
@@ -308,6 +324,7 @@ def repo(tmp_path) -> Path:
     shutil.copytree(ROOT / "course_utils", copy / "course_utils", ignore=ignore)
     shutil.copytree(ROOT / "i18n", copy / "i18n")
     (copy / "notebooks" / "zh_CN").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "times.json", copy / "notebooks")
     for english in TRANSLATED:
         shutil.copy(english, copy / "notebooks")
         shutil.copy(edition_path(english, ROOT), copy / "notebooks" / "zh_CN")
@@ -416,18 +433,64 @@ def test_an_f_string_inside_gettext_is_refused_with_how_to_write_it(repo):
 
 
 def test_a_notebook_joins_the_edition_with_update(repo):
-    shutil.copy(ROOT / "notebooks" / "02-pooling.ipynb", repo / "notebooks")
+    english_path = repo / "notebooks" / "02-pooling.ipynb"
+    catalog_path(english_path, repo).unlink()  # 02 leaves the edition, untagged, to join it again
+    edition_path(english_path, repo).unlink()
+    _edit(english_path, lambda cells: [c.metadata.pop("tags", None) for c in cells if is_key_terms_cell(c)])
+    build(repo)  # 00's course table now links to the English 02
     assert "02-pooling" in status(repo) and "not started" in status(repo)
     assert check(repo) == [], "a notebook that has not joined is not checked"
     update(repo, ["02"])
-    english = nbformat.read(repo / "notebooks" / "02-pooling.ipynb", as_version=4)
+    english = nbformat.read(english_path, as_version=4)
     key_terms = [c for c in english.cells if is_key_terms_cell(c)]
     assert len(key_terms) == 1, "the key-terms cell is tagged"
-    build(repo, ["02"])
+    build(repo)
     problems = check(repo)
     assert problems and all(p.startswith("notebooks/02-pooling.ipynb, cell ") for p in problems)
     assert any(f"cell {key_terms[0].id}/max pooling: not translated" in p for p in problems)
-    assert code_differences(repo / "notebooks" / "02-pooling.ipynb", repo / "notebooks" / "zh_CN" / "02-pooling.ipynb") == []
+    assert code_differences(english_path, repo / "notebooks" / "zh_CN" / "02-pooling.ipynb") == []
+    table = next(c.source for c in nbformat.read(repo / "notebooks" / "zh_CN" / PILOT, as_version=4).cells
+                 if COURSE_TABLE_MARKER in c.source)
+    assert "[`02-pooling`](02-pooling.ipynb)" in table, "00's course table links to the Chinese notebook once it exists"
+
+
+# --- the generated lines: run time and course table, from notebooks/times.json -----------------
+
+
+@pytest.mark.parametrize("english", TRANSLATED, ids=_ids(TRANSLATED))
+def test_each_chinese_notebook_states_its_time_in_the_chinese_template(english):
+    title = nbformat.read(edition_path(english, ROOT), as_version=4).cells[0].source
+    line = f"{run_time_line(english.stem, language='zh_CN')} {RUN_TIME_MARKER}"
+    assert title.splitlines()[-1] == line and "运行时间" in line
+
+
+def test_00s_chinese_course_table_lists_every_notebook_and_links_to_the_chinese_ones():
+    cells = nbformat.read(edition_path(ROOT / "notebooks" / PILOT, ROOT), as_version=4).cells
+    (table,) = [c.source for c in cells if COURSE_TABLE_MARKER in c.source]
+    translated = {p.stem for p in TRANSLATED}
+    for row in load_times():
+        link = f"{row.notebook}.ipynb" if row.notebook in translated else f"../{row.notebook}.ipynb"
+        about = about_line(row.notebook, language="zh_CN").removeprefix("在笔记本电脑的 CPU 上")
+        assert re.search(rf"\| \[`{row.notebook}`\]\({re.escape(link)}\) \| [^|]*[\u4e00-\u9fff][^|]* \| "
+                         rf"{row.teaching_min:g} 分钟 \| {about} \|", table), row.notebook
+
+
+def test_a_new_measurement_rewrites_the_lines_and_makes_no_translation_fuzzy(repo):
+    times = repo / "notebooks" / "times.json"
+    data = json.loads(times.read_text(encoding="utf-8"))
+    row = next(r for r in data["notebooks"] if r["notebook"].startswith("01-"))
+    row["cpu_full_s"] = 400
+    times.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    rows = load_times(times)
+    english = repo / "notebooks" / "01-convolution-arithmetic.ipynb"
+    notebook = nbformat.read(english, as_version=4)
+    assert update_notebook(notebook, english.stem, rows)  # what `python -m tools.run_times` does
+    nbformat.write(notebook, english)
+    assert "about 7 min" in notebook.cells[0].source
+    assert [p for p in update(repo) if p.endswith(".po")] == [], "no catalog changes"
+    assert sorted(build(repo)) == [f"notebooks/zh_CN/{PILOT}", "notebooks/zh_CN/01-convolution-arithmetic.ipynb"]
+    assert check(repo) == []
+    assert "约 7 分钟" in nbformat.read(edition_path(english, repo), as_version=4).cells[0].source
 
 
 # --- make student: both editions ---------------------------------------------------------------

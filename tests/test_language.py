@@ -1,17 +1,57 @@
-"""The learner's language at run time (course_utils/i18n.py): 00's checkers and the explorers' labels
-speak English by default and Chinese after ``set_language("zh_CN")``, in the glossary's terms."""
+"""The learner's language at run time (course_utils/i18n.py): the checkers of 00-04 and the explorers'
+labels speak English by default and Chinese after ``set_language("zh_CN")``, in the glossary's terms.
+
+Each message of a checker is one case below: the answer that triggers it, words of its English
+sentence and words of its Chinese one; a test checks that every ``_()`` of those modules is said,
+in both languages, by some case."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import polib
 import pytest
+import torch
+import torch.nn.functional as F
 
+from course_utils.exercises.convolution import (
+    check_blur_kernel,
+    check_exact_strides,
+    check_one_map_shape,
+    check_output_size,
+    check_pointwise_parameters,
+    check_strided_side,
+)
+from course_utils.exercises.counting import (
+    check_alexnet_side,
+    check_conv_parameters,
+    check_doubled_widths,
+    check_notes_layers,
+    check_parameters_at_224,
+)
+from course_utils.exercises.pooling import (
+    check_avg_pool_2x2,
+    check_max_pool_gradient,
+    check_overlap_shape,
+    check_pooled_side,
+    check_pooling_parameters,
+    check_pooling_savings,
+)
+from course_utils.exercises.prediction import compare_prediction
+from course_utils.exercises.receptive_fields import (
+    check_field_of,
+    check_layers_for_field,
+    check_stack_weights,
+    check_stacked_field,
+)
 from course_utils.exercises.start import check_offline_wait, check_output_at
+from course_utils.exercises.verdict import attempt, checker, right
 from course_utils.i18n import LANGUAGES, LOCALE_DIR, gettext, language, set_language, use_language
+from course_utils.i18n import gettext as _
 from course_utils.lessons.explorers import conv_explorer, pooling_explorer, receptive_field_explorer
+from course_utils.lessons.receptive_field import receptive_field
 from tools.i18n.glossary import read_glossary
 from tools.i18n.layout import glossary_path
 
@@ -65,33 +105,298 @@ MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize("check, answer, english, chinese", MESSAGES, ids=[m[2][:32] for m in MESSAGES])
-def test_each_of_00s_messages_in_english_and_in_chinese(check, answer, english, chinese, capsys):
+CHECKER_MODULES = [f"course_utils/exercises/{name}.py" for name in (
+    "verdict", "prediction", "start", "convolution", "pooling", "counting", "receptive_fields")]
+"""The modules whose every message a case below says (00-04's checkers and what they share)."""
+
+
+# --- 01-04: every message of the checkers, and what they share (verdict, prediction) ------------
+
+def _size(formula):
+    """An ``output_size`` written with ``formula(size, span, stride, padding, kernel_size)``."""
+    return lambda size, kernel_size, stride=1, padding=0, dilation=1: formula(
+        size, dilation * (kernel_size - 1) + 1, stride, padding, kernel_size)
+
+
+def _field(stride_first=False, pooling=True, dilation=True, jump=True):
+    """The receptive-field recurrence, or one of its usual slips."""
+    def field_of(layers):
+        r, j = 1, 1
+        for layer in layers:
+            if layer.kind == "pool" and not pooling:
+                continue
+            k = layer.effective_kernel_size if dilation else layer.kernel_size
+            if stride_first:
+                j *= layer.stride
+            r += (k - 1) * (j if jump else 1)
+            if not stride_first:
+                j *= layer.stride
+        return r
+    return field_of
+
+
+@checker
+def check_without_hint(answer):
+    """A prediction without a hint (the course's checkers all give one): the plain "is not" sentence."""
+    return compare_prediction(answer, 3, what=_("the output side"), because="")
+
+
+@checker
+def check_unnamed(function):
+    """A learner's callable without a name, called without ``call=``: attempt names it "your function"."""
+    return right(str(attempt(function)))
+
+
+_NEGATIVE = torch.full((5, 5), 1 / 20).index_put_((torch.tensor([0]), torch.tensor([0])), torch.tensor(-0.25))
+_SHIFT = torch.zeros(5, 5).index_put_((torch.tensor([0]), torch.tensor([0])), torch.tensor(1.0))
+_CORRECT_SIZE = _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s + 1)
+
+# (checker, answer, a piece of the English sentence, a piece of the Chinese one)
+MESSAGES_01_04 = [
+    # verdict.py: shared by every checker
+    (check_output_size, ..., "not done yet: write your answer in the cell above", "还没有完成：在上面的格子里写下你的答案"),
+    (check_output_at, "x", "expected a function, got str", "需要一个函数，得到的却是 str：在上面的格子里用 `def` 定义它"),
+    (check_unnamed, functools.partial(int, "x"), "your function(...) raised ValueError", "你的函数(...) 抛出了 ValueError："),
+    (check_output_at, lambda image, kernel: 0, "output_at(image, kernel, 0, 0) raised TypeError",
+     "output_at(image, kernel, 0, 0) 抛出了 TypeError："),
+    # prediction.py: shared by the predictions
+    (check_one_map_shape, (28, 28), "give the shape h × w × c of one kernel's output as 3 numbers in a tuple",
+     "请把一个卷积核的输出的形状（h × w × c）写成含 3 个数的元组，例如 (1, 2, 3)"),
+    (check_strided_side, "3", "answer with a number for the output side; got str '3'", "输出的边长请用一个数来回答；得到的却是 str '3'"),
+    (check_strided_side, 2.5, "2.5 is not a whole number, and the output side is counted in whole numbers",
+     "2.5 不是整数，而输出的边长是用整数来数的"),
+    (check_strided_side, 3, "the output side is 3: windows start at [0, 2, 4]", "输出的边长是 3：窗口从 [0, 2, 4] 开始"),
+    (check_strided_side, 5, "5 is not the output side: list the columns", "5 不是输出的边长：列出每个窗口开始的列"),
+    (check_without_hint, 5, "5 is not the output side.", "5 不是输出的边长。"),
+    # convolution.py (01)
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s), "your sizes are 1 too small everywhere",
+     "你的尺寸处处都小了 1"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s + 2), "your sizes are 1 too large everywhere",
+     "你的尺寸处处都大了 1"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + p) // s + 1), "the formula has 2P, not P", "所以公式里是 2P，不是 P"),
+    (check_output_size, _size(lambda h, fh, s, p, k: -(-(h - fh + 2 * p) // s) + 1), "you round up where S does not divide",
+     "的地方你向上取整了：PyTorch 向下取整"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - k + 2 * p) // s + 1), "you ignore dilation", "你忽略了膨胀"),
+    (check_output_size, _size(lambda h, fh, s, p, k: h - fh + 2 * p + 1), "you ignore the stride", "你忽略了步长"),
+    (check_output_size, lambda *args, **kwargs: None,
+     "output_size(5, 1, stride=1, padding=0, dilation=1) returned None: end your function with `return` and the size",
+     "output_size(5, 1, stride=1, padding=0, dilation=1) 返回了 None：函数的最后要用 `return` 把尺寸返回"),
+    (check_output_size, lambda *args, **kwargs: "7", "returned str; a size is a whole number", "返回了 str；尺寸是一个整数"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) / s + 1), "returned 2.33333: where S does not divide",
+     "返回了 2.33333：在 S 不能整除 (H1 − FH + 2P) 的地方，PyTorch 会向下取整，所以要用 //（整数除法）代替 /"),
+    (check_output_size, _size(lambda h, fh, s, p, k: float((h - fh + 2 * p) // s + 1)), "your sizes are right but are floats",
+     "你的尺寸是对的，但它们是浮点数"),
+    (check_output_size, _CORRECT_SIZE, "your formula gives PyTorch's output size in all 414 settings tried",
+     "在试过的全部 414 种设置下，你的公式都给出了 PyTorch 的输出尺寸"),
+    (check_output_size, _size(lambda h, fh, s, p, k: (h - fh + 2 * p) // s + 1 + (h == 9)),
+     "gives 10 but PyTorch gives 9", "得到 10，而 PyTorch 得到 9"),
+    (check_exact_strides, 1, "give the strides as a list, e.g. [1, 3]; got int", "请把步长写成一个列表，例如 [1, 3]；得到的却是 int"),
+    (check_exact_strides, [1, 5], "the question is about strides 1 to 4; 5 is not one of them", "题目问的是 1 到 4 的步长；5 不在其中"),
+    (check_exact_strides, [1, 2], "with stride 2, H2 = (H1 − FH + 2P) / S + 1", "步长为 2 时，H2 = (H1 − FH + 2P) / S + 1"),
+    (check_exact_strides, [], "stride 1 is missing", "漏掉了步长 1"),
+    (check_exact_strides, [1], "of the strides 1 to 4 only [1] divide H1 − FH + 2P = 223",
+     "在 1 到 4 的步长中，只有 [1] 能整除 H1 − FH + 2P = 223"),
+    (check_blur_kernel, [[1.0]], "make the kernel a tensor (torch.tensor or torch.ones...), not list", "卷积核要是一个张量"),
+    (check_blur_kernel, torch.ones(3, 3) / 9, "your kernel has shape (3, 3): make it a 5×5 tensor",
+     "你的卷积核形状是 (3, 3)：请把它做成 5×5 的张量"),
+    (check_blur_kernel, _NEGATIVE, "no weight may be negative", "任何权重都不能是负数"),
+    (check_blur_kernel, torch.ones(5, 5), "your kernel sums to 25, not 1, so it multiplies the brightness by 25",
+     "你的卷积核之和是 25，而不是 1，所以它把亮度乘上了 25"),
+    (check_blur_kernel, _SHIFT, "your kernel does not blur", "你的卷积核没有模糊效果"),
+    (check_blur_kernel, torch.ones(5, 5) / 25, "a checkerboard's edges lose 96 % of their strength", "棋盘格的边缘强度减弱了 96 %"),
+    (check_one_map_shape, (28, 28, 1), "28 positions per side, and one number per position", "每边 28 个位置，每个位置一个数"),
+    (check_one_map_shape, (28, 28, 3), "adds up all 3 channels into one number per position: one kernel makes one map, not 3",
+     "把全部 3 个通道加成一个数：一个卷积核得到一个特征图，而不是 3 个"),
+    (check_one_map_shape, (32, 32, 1), "without padding a 5×5 window cannot be centred", "没有边缘填充时，5×5 的窗口不能以边界上的像素为中心"),
+    (check_one_map_shape, (27, 27, 1), "add 1, for the first one", "再加 1，算上第一个位置"),
+    (check_one_map_shape, (1, 28, 28), "that is PyTorch's order (C, H, W)", "那是 PyTorch 的顺序 (C, H, W)"),
+    (check_one_map_shape, (30, 30, 1), "count the positions where the window fits whole along a side",
+     "数一数沿一条边窗口能完整放下的位置"),
+    (check_strided_side, 3.5, "there is no part of a window: (H1 − FH) / S + 1 = 3.5", "没有半个窗口：(H1 − FH) / S + 1 = 3.5"),
+    (check_strided_side, 4, "window 4 would start at column 6 and need columns up to 8, but the input ends at column 7",
+     "第 4 个窗口会从第 6 列开始，需要用到第 8 列，但输入到第 7 列就结束了"),
+    (check_strided_side, 2, "the formula ends with + 1, for the first window", "公式的最后有一个 + 1，算的是第一个窗口"),
+    (check_strided_side, 6, "with stride 2 the window moves 2 pixels at a time", "步长为 2 时窗口每次移动 2 个像素"),
+    (check_pointwise_parameters, 2080, "the number of parameters is 2080: 32 kernels of 1×1×64 = 2048 weights, + 32 biases",
+     "参数的个数是 2080：32 个 1×1×64 的卷积核 = 2048 个权重，再加 32 个偏置项"),
+    (check_pointwise_parameters, 64, "each of the 32 kernels has 64 weights", "32 个卷积核中的每一个都有 64 个权重"),
+    (check_pointwise_parameters, 32, "as deep as its input: 64 weights each", "和它的输入一样深：每个卷积核有 64 个权重"),
+    (check_pointwise_parameters, 2048, "you forgot the biases: one per kernel, 32 of them", "你忘了偏置项：每个卷积核一个，共 32 个"),
+    (check_pointwise_parameters, 2112, "C_out biases, not C_in", "C_out 个偏置项，而不是 C_in 个"),
+    (check_pointwise_parameters, 1000, "1000 is not the number of parameters: F·F·C_in·C_out + C_out holds for F = 1 too",
+     "1000 不是参数的个数：F·F·C_in·C_out + C_out 对 F = 1 也成立"),
+    # pooling.py (02)
+    (check_overlap_shape, 6, "give the shape as a tuple (C, H, W), not int", "请把形状写成元组 (C, H, W)，而不是 int"),
+    (check_overlap_shape, (6, 13, 13), "28×28×6 → 13×13×6, the maps pooled one by one", "28×28×6 → 13×13×6，特征图逐个池化"),
+    (check_overlap_shape, (1, 6, 13, 13), "leave out the batch dimension", "去掉批量这一维"),
+    (check_overlap_shape, (13, 13), "pooling keeps the 6 maps, so C stays", "池化保留全部 6 个特征图，所以 C 不变"),
+    (check_overlap_shape, (6, 13, 13, 1, 1), "your shape has 5", "你的形状有 5 个"),
+    (check_overlap_shape, (13, 13, 6), "PyTorch puts the channels first", "PyTorch 把通道放在最前面"),
+    (check_overlap_shape, (3, 13, 13), "so the 6 maps stay 6", "所以 6 个特征图还是 6 个"),
+    (check_overlap_shape, (6, 13.5, 13.5), "= 13.5 is not a whole number, and PyTorch floors it", "= 13.5 不是整数，PyTorch 会向下取整"),
+    (check_overlap_shape, (6, 14, 14), "PyTorch floors it to 13, it does not round up", "PyTorch 把它向下取整为 13，而不是向上取整"),
+    (check_overlap_shape, (6, 12, 12), "with H1 = 28, F = 3, S = 2", "其中 H1 = 28，F = 3，S = 2"),
+    (check_avg_pool_2x2, lambda x: x.tolist(), "avg_pool_2x2(x) for x of shape (2, 3, 8, 8) returned list, not a tensor",
+     "对形状为 (2, 3, 8, 8) 的 x 调用 avg_pool_2x2(x) 返回了 list，而不是张量"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x.mean(dim=1, keepdim=True), 2), "so N and C stay (2, 3)",
+     "所以 N 和 C 保持为 (2, 3)"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x, 2, ceil_mode=True), "has shape (1, 2, 4, 5), PyTorch (1, 2, 3, 4): an odd side is floored",
+     "的形状是 (1, 2, 4, 5)，PyTorch 的是 (1, 2, 3, 4)：奇数边长要向下取整"),
+    (check_avg_pool_2x2, lambda x: F.max_pool2d(x, 2), "gives max pooling's values", "得到的是最大值采样的值"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x.transpose(-1, -2), 2).transpose(-1, -2) * 0.5,
+     "check the order of your reshape", "检查一下你的 reshape 的顺序"),
+    (check_avg_pool_2x2, lambda x: F.avg_pool2d(x, 2), "your pooling equals F.avg_pool2d on even and odd sizes",
+     "无论边长是偶数还是奇数，你的池化都等于 F.avg_pool2d"),
+    (check_max_pool_gradient, 4.0, "give a whole number of entries, not float", "请给出元素的个数（一个整数），而不是 float"),
+    (check_max_pool_gradient, 4, "4 of 16: one input per window receives the gradient", "16 个中的 4 个：每个窗口只有一个输入得到梯度"),
+    (check_max_pool_gradient, 16, "that is every input", "那是全部输入"),
+    (check_max_pool_gradient, 1, "1 is not what autograd gives", "1 不是 autograd 给出的结果"),
+    (check_pooling_parameters, 150, "give two numbers in a tuple, (max pooling's parameters, the convolution's); got 150",
+     "请用一个元组给出两个数，（最大值采样的参数个数，卷积层的参数个数）；得到的却是 150"),
+    (check_pooling_parameters, (0, "150"), "both answers are numbers; got (0, '150')", "两个答案都是数；得到的却是 (0, '150')"),
+    (check_pooling_parameters, (4, 150), "a pooling window is not a kernel", "池化的窗口不是卷积核"),
+    (check_pooling_parameters, (0, 150), "max pooling has 0; the convolution's count is 150: 6 kernels of 2×2×6 and 6 biases",
+     "最大值采样有 0 个；卷积层的参数个数是 150：6 个 2×2×6 的卷积核，加上 6 个偏置项"),
+    (check_pooling_parameters, (0, 144), "you forgot the biases: one per kernel, 6 of them", "你忘了偏置项：每个卷积核一个，共 6 个"),
+    (check_pooling_parameters, (0, 30), "and there are 6 kernels: multiply by C_out too", "而卷积核有 6 个：还要乘以 C_out"),
+    (check_pooling_parameters, (0, 24), "there are 6 of them, and each has a bias", "一共有 6 个，而且每个都有一个偏置项"),
+    (check_pooling_parameters, (0, 4), "times C_out kernels, plus biases", "乘以 C_out 个卷积核，再加上偏置项"),
+    (check_pooling_parameters, (0, 151), "151 is not the convolution's count: F·F·C_in·C_out + C_out, with F = 2 and C_in = C_out = 6",
+     "151 不是卷积层的参数个数：F·F·C_in·C_out + C_out，其中 F = 2，C_in = C_out = 6"),
+    (check_pooled_side, 3, "the pooled side is 3: windows start at [0, 2, 4]; the last row and column fill no window",
+     "池化后的边长是 3：窗口从 [0, 2, 4] 开始；最后一行和最后一列填不满一个窗口"),
+    (check_pooled_side, 3.5, "there is no half window: 7 / 2 = 3.5", "没有半个窗口：7 / 2 = 3.5"),
+    (check_pooled_side, 4, "a window starting at 6 would need rows 6 and 7, and the map ends at row 6",
+     "从第 6 行开始的窗口需要第 6 行和第 7 行，而特征图到第 6 行就结束了"),
+    (check_pooled_side, 2, "add 1, for the first.", "再加 1，算上第一个窗口"),
+    (check_pooled_side, 6, "with stride 2 the windows sit side by side", "步长为 2 时窗口一个挨一个地排开"),
+    (check_pooled_side, 5, "list the rows where each window starts", "列出每个窗口开始的行"),
+    (check_pooling_savings, (4,), "(how many times less work, how many times fewer parameters)", "（计算量少了几倍，参数少了几倍）"),
+    (check_pooling_savings, (2, 1), "28×28 positions become 14×14", "28×28 个位置变成了 14×14 个"),
+    (check_pooling_savings, (3, 1), "the work is one inner product per output number", "计算量是每个输出数一次内积"),
+    (check_pooling_savings, (4, 4), "the same 16 kernels of 3×3×6 slide over a map of any size",
+     "同样的 16 个 3×3×6 的卷积核可以滑过任意大小的特征图"),
+    (check_pooling_savings, (4, 1), "4 times less work (1/4 of the positions) and the same 880 parameters",
+     "计算量少了 4 倍（位置只剩 1/4），参数还是同样的 880 个"),
+    # counting.py (03)
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o, "a layer has C_out more parameters", "所以一层还要多 C_out 个参数"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + o, "with bias=False the layer has no biases",
+     "bias=False 时这一层没有偏置项"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * o + o * bias, "multiply by C_in", "要乘以 C_in"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * i * o + o * bias, "k·k weights per input channel, not k",
+     "每个输入通道有 k·k 个权重，而不是 k 个"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + i * bias, "C_out biases, not C_in", "C_out 个偏置项，而不是 C_in 个"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o / 1,
+     "conv_parameters(1, 1, 1, bias=True) returned 1.0; a number of parameters is a whole number (int)",
+     "conv_parameters(1, 1, 1, bias=True) 返回了 1.0；参数的个数是一个整数（int）"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + o * bias, "your count equals nn.Conv2d's in all 54 settings",
+     "在试过的全部 54 种设置下，你数出的个数都等于 nn.Conv2d 的"),
+    (check_conv_parameters, lambda i, o, k, bias=True: k * k * i * o + o * bias + 1,
+     "conv_parameters(1, 1, 1) with bias=True gives 3, nn.Conv2d has 2", "conv_parameters(1, 1, 1) 在 bias=True 时得到 3，而 nn.Conv2d 有 2 个"),
+    (check_doubled_widths, 5, "give a list of 6 numbers, one per convolution", "请给出一个含 6 个数的列表"),
+    (check_doubled_widths, [896, 9248], "the network has 6 convolutions (two per group), your list has 2 numbers",
+     "这个网络有 6 个卷积层（每组两个），你的列表里有 2 个数"),
+    (check_doubled_widths, [896, 9248, 18496, 36928, 73856, 147584],
+     "all 6 counts match; convolution 6 (128 → 128 channels) is the largest", "全部 6 个数都对；第 6 个卷积层（128 → 128 个通道）的参数最多"),
+    (check_doubled_widths, [864, 9216, 18432, 36864, 73728, 147456], "each count is C_out too small", "每个数都少了 C_out"),
+    (check_doubled_widths, [896, 9248, 18496, 36928, 73856, 147584 + 1], "convolution 6 is wrong: it reads 128 channels and writes 128",
+     "第 6 个卷积层算错了：它读入 128 个通道，输出 128 个"),
+    (check_parameters_at_224, 760, "the same 10 kernels slide over every position", "都是同样的 10 个卷积核滑过每一个位置"),
+    (check_parameters_at_224, 37240, "the parameters do not grow with the image", "参数不随图像变大而增加"),
+    (check_parameters_at_224, 750, "you forgot the biases: one per kernel.", "你忘了偏置项：每个卷积核一个。"),
+    (check_parameters_at_224, 1000, "has no H or W in it", "里没有 H，也没有 W"),
+    (check_alexnet_side, 54, "the output side is 54: H2 = (H1 − FH + 2P) / S + 1", "输出的边长是 54：H2 = (H1 − FH + 2P) / S + 1"),
+    (check_alexnet_side, 54.25, "(H1 − FH) / S + 1 = 54.25 is not a whole number", "(H1 − FH) / S + 1 = 54.25 不是整数"),
+    (check_alexnet_side, 55, "not what the formula gives for 224", "不是公式对 224 给出的结果"),
+    (check_alexnet_side, 56, "stride 4 does not simply divide the side by 4: each window needs 11 pixels",
+     "步长 4 并不是简单地把边长除以 4：每个窗口需要 11 个像素"),
+    (check_alexnet_side, 53, "the formula ends with + 1.", "公式的最后有一个 + 1。"),
+    (check_alexnet_side, 214, "AlexNet's first layer moves 4 pixels at a time", "AlexNet 的第一层每次移动 4 个像素"),
+    (check_alexnet_side, 50, "with P = 0, and round the way PyTorch does", "其中 P = 0，并像 PyTorch 那样取整"),
+    (check_notes_layers, 7, "the number of layers is 7: 6 convolutions and 1 fully connected layer own parameters",
+     "层数是 7：6 个卷积层和 1 个全连接层带参数"),
+    (check_notes_layers, 17, "nn.Sequential holds 17 modules", "nn.Sequential 里有 17 个模块"),
+    (check_notes_layers, 16, "ReLU, pooling and flattening have no parameters, and the notes count",
+     "ReLU、池化和拉长都没有参数，而笔记只数带参数的层"),
+    (check_notes_layers, 10, "pooling has no parameters (POOL也没有参数计算)", "池化没有参数（POOL也没有参数计算）：它不算一层"),
+    (check_notes_layers, 13, "ReLU has no parameters (激活没有参数)", "ReLU 没有参数（激活没有参数）：一个 CONV + RELU 卷积组算一层"),
+    (check_notes_layers, 6, "the fully connected layer at the end has parameters too", "最后的全连接层也有参数"),
+    (check_notes_layers, 8, "which of CONV, RELU, POOL, FC have weights", "CONV、RELU、POOL、FC 中哪些有权重"),
+    # receptive_fields.py (04)
+    (check_field_of, _field(jump=False), "multiply (k − 1) by the jump", "要把 (k − 1) 乘以跳距"),
+    (check_field_of, _field(stride_first=True), "update r before j", "所以要先更新 r，再更新 j"),
+    (check_field_of, _field(pooling=False), "a pooling window looks at k×k inputs too", "池化的窗口也看 k×k 个输入"),
+    (check_field_of, _field(dilation=False), "a dilated kernel spans d·(k − 1) + 1 pixels", "膨胀的卷积核跨越 d·(k − 1) + 1 个像素"),
+    (check_field_of, lambda layers: 1.5, "field_of([conv(3), conv(3), conv(3)]) returned 1.5; a receptive field is a whole number",
+     "field_of([conv(3), conv(3), conv(3)]) 返回了 1.5；感受野是整数个像素"),
+    (check_field_of, _field(), "your recurrence gives the course's field for all 5 stacks", "对全部 5 个层的堆叠，你的递推都给出了课程计算器的感受野"),
+    (check_field_of, lambda layers: receptive_field(layers) + 1, "field_of([conv(3), conv(3), conv(3)]) gives 8, the calculator 7",
+     "field_of([conv(3), conv(3), conv(3)]) 得到 8，计算器得到 7"),
+    (check_layers_for_field, lambda t: (t - 1) / 2, "layers_for_field(3) returned 1.0; a number of layers is a whole number",
+     "layers_for_field(3) 返回了 1.0；层数是一个整数"),
+    (check_layers_for_field, lambda t: (t - 1) // 2 + 1, "layers_for_field(3) is one layer too many: 1 layers already see 3×3",
+     "layers_for_field(3) 多了一层：1 层已经能看到 3×3"),
+    (check_layers_for_field, lambda t: (t - 1) // 2, "layers_for_field(8) is too few: 3 layers of 3×3 see only 7×7",
+     "layers_for_field(8) 太少了：3 个 3×3 的层只能看到 7×7"),
+    (check_layers_for_field, lambda t: t, "layers_for_field(3) is too many: fewer layers already see 3×3",
+     "layers_for_field(3) 太多了：更少的层就已经能看到 3×3"),
+    (check_layers_for_field, lambda t: next(n for n in range(1, t + 1) if 2 * n + 1 >= t),
+     "checked for targets [3, 5, 7, 8, 11, 15, 21, 100]", "对目标 [3, 5, 7, 8, 11, 15, 21, 100] 都检查过了"),
+    (check_stacked_field, 7, "the field's side is 7: each 3×3 layer adds 2 pixels", "感受野的边长是 7：感受野从 1 开始，每个 3×3 的层给它加 2 个像素"),
+    (check_stacked_field, 9, "each layer adds only k − 1 = 2 pixels", "每一层只给边长加 k − 1 = 2 个像素"),
+    (check_stacked_field, 27, "fields do not multiply", "感受野不是相乘"),
+    (check_stacked_field, 3, "that is one layer's field", "那是一层的感受野"),
+    (check_stacked_field, 5, "that is 2 layers; count all 3", "那是 2 层的；要把全部 3 层都算上"),
+    (check_stacked_field, 8, "start from one pixel", "从一个像素开始"),
+    (check_stack_weights, 27, "the stack's weight count in units of C² is 27: 3 layers of 3·3·C·C; one 7×7 layer would need 49C²",
+     "以 C² 为单位，这几层堆叠起来的权重个数是 27：3 层，每层 3·3·C·C；一个 7×7 的层需要 49C²"),
+    (check_stack_weights, 9, "that is one layer; the stack has 3", "那是一层的；堆叠起来有 3 层"),
+    (check_stack_weights, 49, "that is the single 7×7 layer's 7·7·C²", "那是单个 7×7 层的 7·7·C²"),
+    (check_stack_weights, 729, "they do not multiply", "各层的权重是相加，而不是相乘"),
+    (check_stack_weights, 30, "add the layers", "把各层加起来"),
+]
+
+ALL_MESSAGES = MESSAGES + MESSAGES_01_04
+
+
+@pytest.mark.parametrize("check, answer, english, chinese", ALL_MESSAGES,
+                         ids=[f"{m[0].__name__}-{i}" for i, m in enumerate(ALL_MESSAGES)])
+def test_each_message_in_english_and_in_chinese(check, answer, english, chinese, capsys):
     verdict = check(answer)
-    assert english in verdict.message and capsys.readouterr().out.strip() == str(verdict)
+    assert english in verdict.message, verdict.message
+    assert capsys.readouterr().out.strip() == str(verdict)
     with use_language("zh_CN"):
         translated = check(answer)
+        shown = str(translated)
     assert translated.status == verdict.status
     assert chinese in translated.message and CJK.search(translated.message), translated.message
-    assert capsys.readouterr().out.strip() == str(translated)
+    assert capsys.readouterr().out.strip() == shown
+    assert shown.startswith({"right": "✓ 正确：", "wrong": "✗ ", "not done": "… 还没有完成"}[verdict.status]), shown
     numbers = re.findall(r"\d+(?:\.\d+)?", verdict.message.replace("F.conv2d", ""))
     assert sorted(numbers) == sorted(re.findall(r"\d+(?:\.\d+)?", translated.message.replace("F.conv2d", ""))), \
         "the same values, in another language"
 
 
-def test_every_message_of_00s_checkers_is_covered_in_both_languages(capsys):
-    """Each ``_("...")`` of exercises/start.py is the sentence of one case above (its words, values aside)."""
+def _says(message: str, sentence: str) -> bool:
+    """Whether ``sentence`` is ``message`` filled in (its words, values aside)."""
+    return all(part in sentence for part in re.split(r"\{[^}]*\}", message) if part.strip())
+
+
+def test_every_message_of_the_checkers_is_covered_in_both_languages(capsys):
+    """Each ``_("...")`` of 00-04's checkers (and of verdict and prediction) is said by a case above,
+    in English, and its translation in Chinese."""
     from tools.i18n.messages import extract_messages
 
-    messages = [m.msgid for m in extract_messages(ROOT) if m.ctxt == "course_utils/exercises/start.py"]
-    said = [check(answer).message for check, answer, _, _ in MESSAGES]
+    messages = [m.msgid for m in extract_messages(ROOT) if m.ctxt in CHECKER_MODULES]
+    assert len(messages) > 150
+    english = [str(check(answer)) for check, answer, _en, _zh in ALL_MESSAGES]
+    with use_language("zh_CN"):
+        chinese = [str(check(answer)) for check, answer, _en, _zh in ALL_MESSAGES]
+        translations = {m: gettext(m) for m in messages}
     capsys.readouterr()
-
-    def says(message: str, sentence: str) -> bool:
-        return all(part in sentence for part in re.split(r"\{[^}]*\}", message) if part.strip())
-
-    assert [m for m in messages if not any(says(m, s) for s in said)] == []
-    assert len(messages) == len(MESSAGES), "one case per message"
+    assert [m for m in messages if not any(_says(m, s) for s in english)] == []
+    assert [m for m in messages if translations[m] == m or not CJK.search(translations[m])] == [], "untranslated"
+    assert [translations[m] for m in messages if not any(_says(translations[m], s) for s in chinese)] == []
 
 
 def test_the_explorers_labels_are_in_chinese_in_the_glossarys_terms():
@@ -127,3 +432,40 @@ def test_a_checker_reads_the_language_when_it_answers():
     assert "返回了 None" in check_output_at(lambda *a: None).message
     set_language("en")
     assert "returned None" in check_output_at(lambda *a: None).message
+
+
+# --- figures: the explorers' titles are messages, so a Chinese notebook's figures need a Chinese font
+
+
+def test_in_chinese_matplotlib_draws_chinese_without_missing_glyphs():
+    import warnings
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    import course_utils.i18n as i18n
+
+    if not i18n._fontconfig_chinese_files() and not {f.name for f in matplotlib.font_manager.fontManager.ttflist} & set(
+            i18n.CHINESE_FONTS):
+        pytest.skip("no font with Chinese characters is installed (apt-get install fonts-wqy-microhei)")
+    with matplotlib.rc_context():
+        set_language("zh_CN")
+        assert set(matplotlib.rcParams["font.family"]) & set(i18n.CHINESE_FONTS)
+        figure = Figure(figsize=(3, 2))
+        figure.subplots().set_title(gettext("{mode} pooled").format(mode=gettext("avg")) + " (avg)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "Glyph ... missing from font(s)" would raise
+            FigureCanvasAgg(figure).draw()
+
+
+def test_without_a_chinese_font_the_language_cell_says_what_to_install(monkeypatch):
+    import matplotlib
+
+    import course_utils.i18n as i18n
+
+    monkeypatch.setattr(i18n, "CHINESE_FONTS", ("No Such Font SC",))
+    monkeypatch.setattr(i18n, "_fontconfig_chinese_files", lambda: [])
+    with matplotlib.rc_context(), pytest.warns(UserWarning, match="apt-get install fonts-wqy-microhei"):
+        set_language("zh_CN")
+    assert language() == "zh_CN", "the messages are Chinese all the same"

@@ -177,3 +177,56 @@ def test_clean_notebook_finishes_bars_and_keeps_other_widgets():
     assert "execution" not in notebook["cells"][0]["metadata"]
     assert set(notebook["metadata"]["widgets"][WIDGET_STATE]["state"]) == {"explorer", "slider"}
     assert not unfinished_bars(notebook)
+
+
+def test_clean_notebook_merges_a_print_flushed_in_pieces():
+    cleaner = _load_cleaner()
+
+    def stream(name: str, text) -> dict:
+        return {"output_type": "stream", "name": name, "text": text}
+
+    outputs = [stream("stdout", ["equal to 1e-5:"]), stream("stdout", " True\n"), stream("stderr", "warn\n"),
+               stream("stdout", "next\n"), stream("stdout", "and more\n")]
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": outputs}], "metadata": {}}
+    assert cleaner.clean(notebook)["streams merged"] == 2
+    assert notebook["cells"][0]["outputs"] == [stream("stdout", "equal to 1e-5: True\n"), stream("stderr", "warn\n"),
+                                               stream("stdout", "next\nand more\n")]
+
+
+# --- no machine's paths in what a learner reads on GitHub ------------------------------------------
+
+MACHINE_PATHS = re.compile(r"/(?:work|root|tmp|home)/")
+"""Absolute paths of the machine that ran the notebook (``course_utils.env.shown_path`` prints
+``~/...`` or a relative path instead)."""
+PATHS_PENDING = {"06", "07", "08"}
+"""Notebooks whose committed outputs still print such paths (the data folder of the flowers, the
+torch hub cache); their owners fix them (``shown_path``) and remove them here."""
+EDITIONS = NOTEBOOKS + sorted((Path(__file__).resolve().parents[1] / "notebooks" / "zh_CN").glob("*.ipynb"))
+
+
+def machine_paths(notebook: dict) -> list[str]:
+    """``cell N: ...`` for every output that names an absolute path of the machine that ran it."""
+    found = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for output in cell.get("outputs", []):
+            for match in MACHINE_PATHS.finditer(json.dumps(output, ensure_ascii=False)):
+                found.append(f"cell {index}: ...{json.dumps(output, ensure_ascii=False)[match.start():match.start() + 60]}")
+    return found
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="its owner removes the machine's paths"))
+    if p.name[:2] in PATHS_PENDING else p for p in EDITIONS], ids=lambda p: p.relative_to(p.parents[1]).as_posix())
+def test_no_output_shows_a_path_of_the_machine_that_ran_it(path: Path):
+    found = machine_paths(_load(path))
+    assert not found, (f"{path.name}: outputs name this machine's folders: {found[:5]}; print paths with "
+                       "course_utils.env.shown_path (relative to the data folder, or ~/...).")
+
+
+@pytest.mark.parametrize("text", ["data folder: /work/main/data", "saved to /root/.cache/x.pth",
+                                  "C:/tmp/x", "/home/me/data"])
+def test_machine_paths_are_found(text):
+    notebook = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}]}
+    assert machine_paths(notebook)
+    notebook["cells"][0]["outputs"][0]["text"] = "data folder: ../data, cache ~/.cache/torch"
+    assert not machine_paths(notebook)

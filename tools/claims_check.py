@@ -11,8 +11,9 @@ count, a size: :mod:`tools.figures` says exactly what is and is not one) only wh
     ``87.5 %``, ``87 %`` and ``88 %``; printed ``176 s`` allows ``about 3 minutes``;
 (c) a literal of a code cell's source, outside comments and strings (a setting, ``lr=3e-3``);
 (d) a time of the notebook's own row of ``notebooks/times.json`` (:mod:`tools.run_times`), or
-    its "about N min on a laptop CPU" figure; 00, which lists every notebook, may state every
-    row's "about N min".
+    its "about N min on a laptop CPU" figure (the generated run-time line states it); 00, whose
+    generated course table lists every notebook, may state every row's "about N min" and teaching
+    time, and no other row's figure.
 
 Rounding is tight: a figure written with ``d`` decimals must lie within half a unit of its last
 digit of a source (``87.5 %`` ← 87.45-87.55 %; ``3 min`` ← 150-210 s), except that after

@@ -16,6 +16,10 @@ What it changes, and why:
   from the screen. Only tqdm bars are touched; other widgets (the explorers) keep their output.
 - **Timestamps.** ``execution`` timestamps in each cell's metadata change on every run and are
   noise in every diff: removed.
+- **Streams.** A kernel under load flushes one ``print`` in several pieces (``"... to 1e-5:"``,
+  then ``" True\n"``), so the same run is saved as one stream output or as several, and a figure
+  can be cut from its unit. Consecutive outputs of the same stream are merged into one, as
+  JupyterLab shows them.
 - **Widget state.** Only the models that a remaining widget output uses are kept (the
   explorers: JupyterLab can then draw them without a kernel); the progress bars' models, a dozen
   per bar, go once their final text is written out.
@@ -79,9 +83,26 @@ def _reachable(state: dict, roots: list[str]) -> dict:
     return kept
 
 
+def _text(value: str | list[str]) -> str:
+    return "".join(value) if isinstance(value, list) else value
+
+
+def _merge_streams(outputs: list[dict]) -> tuple[list[dict], int]:
+    """``outputs`` with each run of consecutive outputs of one stream (stdout, stderr) merged into one."""
+    merged: list[dict] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] = _text(previous.get("text", "")) + _text(output.get("text", ""))
+            continue
+        merged.append(output)
+    return merged, len(outputs) - len(merged)
+
+
 def clean(notebook: dict) -> dict[str, int]:
     """Clean ``notebook`` (a parsed .ipynb) in place; return what was changed, by kind."""
-    counts = {"bars finished": 0, "hidden bars removed": 0, "timestamps removed": 0}
+    counts = {"bars finished": 0, "hidden bars removed": 0, "timestamps removed": 0, "streams merged": 0}
     widgets = notebook.get("metadata", {}).pop("widgets", {})
     state = widgets.get(WIDGET_STATE, {}).get("state", {})
     roots: list[str] = []
@@ -105,7 +126,8 @@ def clean(notebook: dict) -> dict[str, int]:
             counts["bars finished"] += 1
             outputs.append(output)
         if "outputs" in cell:
-            cell["outputs"] = outputs
+            cell["outputs"], merged = _merge_streams(outputs)
+            counts["streams merged"] += merged
     kept = _reachable(state, roots)
     if kept:
         notebook["metadata"]["widgets"] = {WIDGET_STATE: {**widgets[WIDGET_STATE], "state": kept}}

@@ -4,7 +4,8 @@ Each notebook runs top to bottom in a fresh kernel (the current environment's Py
 place, as a learner's full run (``COURSE_FAST`` unset). Then :mod:`tools.clean_notebook` writes
 each progress bar's final state, drops the per-cell timestamps and the bars' widget state, and
 :mod:`tools.notebook_chrome` brings the launch links and slide metadata up to date. The wall
-time of each notebook is printed: it is what the notebook's first cell should state.
+time of each notebook is printed: put it into ``notebooks/times.json`` and run
+``python -m tools.run_times``, which writes the notebook's "Time to run" line from it.
 
 ``COURSE_FLOWERS_DIR`` is passed through: set it to the real Flowers-102 subset so that 06-08
 are committed from real photographs.

@@ -8,10 +8,20 @@ caches, a second run, warm; a one-off experiment whose results are saved, once) 
 - :func:`readme_table` writes the README's times table between ``<!-- times-table -->`` and
   ``<!-- /times-table -->``, the row "all" computed; ``--check`` changes nothing and exits 1 when
   the README is out of date (a test runs it);
-- :func:`about_line` gives the one line a notebook or the course table quotes,
-  ``"about 4 min on a laptop CPU"``, and :func:`course_table` the table of every notebook with
-  it, for 00 to print;
+- :func:`about_line` gives the figure a notebook or the course table quotes,
+  ``"about 4 min on a laptop CPU"``; :func:`run_time_line` the line that states it at the top of a
+  notebook, and :func:`course_table` notebook 00's table of every notebook (topic, teaching time,
+  full run), in English or Chinese;
 - :func:`stated_times` lists the times a notebook's prose may state (``tools.claims_check``).
+
+Nobody types a notebook's time. A notebook's title cell holds the line
+``**Time to run:** about 4 min on a laptop CPU, ... <!-- run-time -->``, and notebook 00 the
+line ``<!-- course-table -->`` right above its course table: ``python -m tools.run_times``
+rewrites what each marker governs (:func:`with_times`), so after a re-measurement one command
+brings the README and every notebook up to date; a notebook joins by writing the bare marker
+where its line goes. The Chinese edition writes the same lines from the Chinese template
+(``tools.i18n``): its catalogs hold the markers, not the figures (:func:`without_times`), so a
+new measurement never makes a translation fuzzy.
 
 Notes in the table (``cpu_full_note``...) state no figure (:func:`tools.figures.prose_figures`):
 every figure is a field, so that a re-measurement changes one number in one place.
@@ -22,28 +32,43 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 from tools.figures import prose_figures
 
 __all__ = [
+    "COURSE_TABLE_MARKER",
     "README_MARKERS",
+    "RUN_TIME_MARKER",
     "TIMES_PATH",
     "NotebookTimes",
     "about_line",
+    "about_minutes",
     "course_table",
     "load_times",
     "main",
     "readme_table",
+    "run_time_line",
     "stated_times",
+    "update_notebook",
     "update_readme",
+    "with_times",
+    "without_times",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMES_PATH = ROOT / "notebooks" / "times.json"
 README_MARKERS = ("<!-- times-table -->", "<!-- /times-table -->")
+RUN_TIME_MARKER = "<!-- run-time -->"
+"""Ends the line of a notebook that states its run time; the line before it is generated."""
+COURSE_TABLE_MARKER = "<!-- course-table -->"
+"""A line of its own, right above the course table (notebook 00), which is generated."""
 _OPTIONAL = ("cpu_full_note", "cpu_warm_s", "cpu_warm_note", "cpu_once_s", "cpu_once_note")
 
 
@@ -105,30 +130,76 @@ def about_minutes(row: NotebookTimes) -> int:
     return max(1, math.floor(row.cpu_full_s / 60 + 0.5))
 
 
-def about_line(notebook: str, rows: list[NotebookTimes] | None = None) -> str:
-    """``"about N min on a laptop CPU"`` for a notebook's full run (its name or its ``NN`` prefix)."""
-    rows = load_times() if rows is None else rows
+# The template of each language: what the generated lines and the course table say.
+_TEMPLATES = {
+    "en": {
+        "under": "under 1 min", "about": "about {minutes} min", "where": "{about} on a laptop CPU",
+        "line": "**Time to run:** {line}, for a full run from top to bottom.",
+        "header": ("notebook", "topic", "teaching time (estimate)", "full run on a laptop CPU"),
+        "teaching": "{minutes:g} min",
+    },
+    "zh_CN": {
+        "under": "不到 1 分钟", "about": "约 {minutes} 分钟", "where": "在笔记本电脑的 CPU 上{about}",
+        "line": "**运行时间**：从头到尾完整运行一遍，{line}。",
+        "header": ("笔记本", "主题", "课堂时间（估计）", "完整运行（笔记本电脑的 CPU）"),
+        "teaching": "{minutes:g} 分钟",
+    },
+}
+
+
+def _template(language: str) -> dict:
+    if language not in _TEMPLATES:
+        raise ValueError(f"no run-time template for {language!r}; the templates: {sorted(_TEMPLATES)}")
+    return _TEMPLATES[language]
+
+
+def _row(notebook: str, rows: list[NotebookTimes]) -> NotebookTimes:
     for row in rows:
         if row.notebook == notebook or row.notebook.startswith(notebook + "-"):
-            if row.cpu_full_s < 60:
-                return "under 1 min on a laptop CPU"
-            return f"about {about_minutes(row)} min on a laptop CPU"
+            return row
     raise KeyError(f"{notebook!r} is not in {TIMES_PATH.name}; its rows: {[r.notebook for r in rows]}")
 
 
-def course_table(rows: list[NotebookTimes] | None = None) -> str:
-    """Every notebook, its topic and its :func:`about_line`, as a Markdown table (00 prints it)."""
+def _about(row: NotebookTimes, language: str = "en") -> str:
+    """``about 4 min`` (``under 1 min`` below a minute): the full run in whole minutes."""
+    words = _template(language)
+    return words["under"] if row.cpu_full_s < 60 else words["about"].format(minutes=about_minutes(row))
+
+
+def about_line(notebook: str, rows: list[NotebookTimes] | None = None, language: str = "en") -> str:
+    """``"about N min on a laptop CPU"`` for a notebook's full run (its name or its ``NN`` prefix)."""
     rows = load_times() if rows is None else rows
-    lines = ["| notebook | topic | full run |", "| --- | --- | --- |"]
-    lines += [f"| `{row.notebook}` | {row.topic} | {about_line(row.notebook, rows)} |" for row in rows]
+    return _template(language)["where"].format(about=_about(_row(notebook, rows), language))
+
+
+def run_time_line(notebook: str, rows: list[NotebookTimes] | None = None, language: str = "en") -> str:
+    """The line at the top of a notebook that states its run time (without its marker)."""
+    return _template(language)["line"].format(line=about_line(notebook, rows, language))
+
+
+def course_table(rows: list[NotebookTimes] | None = None, language: str = "en",
+                 topics: Mapping[str, str] | None = None, links: Mapping[str, str] | None = None) -> str:
+    """Every notebook: its topic, teaching time and full run, as a Markdown table (notebook 00's).
+
+    ``topics``: a notebook's topic in ``language`` (default: the English of the times table);
+    ``links``: where a notebook's name links to (default: ``NN-name.ipynb``, next to 00).
+    """
+    rows = load_times() if rows is None else rows
+    words = _template(language)
+    lines = ["| " + " | ".join(words["header"]) + " |", "| --- | --- | ---: | --- |"]
+    for row in rows:
+        link = (links or {}).get(row.notebook, f"{row.notebook}.ipynb")
+        topic = (topics or {}).get(row.notebook, row.topic)
+        teaching = words["teaching"].format(minutes=row.teaching_min)
+        lines.append(f"| [`{row.notebook}`]({link}) | {topic} | {teaching} | {_about(row, language)} |")
     return "\n".join(lines)
 
 
 def stated_times(notebook: str, rows: list[NotebookTimes] | None = None, course_map: bool = False) -> list[float]:
     """The times (seconds) a notebook's prose may state: its row's, and its :func:`about_line`'s.
 
-    ``course_map``: the notebook that lists every notebook (00) may also state every row's
-    :func:`about_line` figure.
+    ``course_map``: the notebook that lists every notebook (00) may also state what its
+    :func:`course_table` states of every row: the teaching time and the :func:`about_line` figure.
     """
     rows = load_times() if rows is None else rows
     times: list[float] = []
@@ -136,6 +207,8 @@ def stated_times(notebook: str, rows: list[NotebookTimes] | None = None, course_
         if row.notebook == notebook:
             times += [row.cpu_fast_s, row.cpu_full_s, row.teaching_min * 60]
             times += [t for t in (row.cpu_warm_s, row.cpu_once_s) if t is not None]
+        elif course_map:
+            times.append(row.teaching_min * 60)
         if row.notebook == notebook or course_map:
             times.append(60.0 * about_minutes(row) if row.cpu_full_s >= 60 else 60.0)
     return times
@@ -170,22 +243,77 @@ def update_readme(readme: str, rows: list[NotebookTimes]) -> str:
     return f"{head}{start}\n{readme_table(rows)}\n{end}{tail}"
 
 
+_RUN_TIME_LINE = re.compile(r"^.*" + re.escape(RUN_TIME_MARKER) + r"[ \t]*$", re.M)
+_COURSE_TABLE = re.compile(r"^" + re.escape(COURSE_TABLE_MARKER) + r"[ \t]*\n(?:[ \t]*\|.*(?:\n|$))*", re.M)
+
+
+def with_times(source: str, notebook: str, rows: list[NotebookTimes] | None = None, language: str = "en",
+               topics: Mapping[str, str] | None = None, links: Mapping[str, str] | None = None) -> str:
+    """``source`` (a markdown cell) with its generated lines as the times table says now.
+
+    The line that ends with :data:`RUN_TIME_MARKER` becomes :func:`run_time_line` of
+    ``notebook``; the table under a :data:`COURSE_TABLE_MARKER` line becomes :func:`course_table`.
+    Text without a marker is returned as it is.
+    """
+    if RUN_TIME_MARKER not in source and COURSE_TABLE_MARKER not in source:
+        return source
+    rows = load_times() if rows is None else rows
+    line = f"{run_time_line(notebook, rows, language)} {RUN_TIME_MARKER}"
+    source = _RUN_TIME_LINE.sub(lambda _: line, source)
+    table = f"{COURSE_TABLE_MARKER}\n{course_table(rows, language, topics, links)}"
+    return _COURSE_TABLE.sub(lambda m: table + ("\n" if m.group(0).endswith("\n") else ""), source)
+
+
+def without_times(source: str) -> str:
+    """``source`` with the generated lines taken out, their markers left: what a translation translates."""
+    source = _RUN_TIME_LINE.sub(lambda _: RUN_TIME_MARKER, source)
+    return _COURSE_TABLE.sub(lambda m: COURSE_TABLE_MARKER + ("\n" if m.group(0).endswith("\n") else ""), source)
+
+
+def update_notebook(notebook: nbformat.NotebookNode, name: str, rows: list[NotebookTimes] | None = None) -> bool:
+    """Rewrite the generated lines of an English notebook (in place); return whether any changed."""
+    changed = False
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            text = with_times(cell.source, name, rows)
+            changed |= text != cell.source
+            cell.source = text
+    return changed
+
+
+def _notebook_updates(folder: Path, rows: list[NotebookTimes]) -> dict[Path, str]:
+    """The English notebooks whose generated lines are out of date, with their new text."""
+    updates = {}
+    for path in sorted(folder.glob("[0-9][0-9]-*.ipynb")):
+        notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        if update_notebook(notebook, path.stem, rows):
+            updates[path] = nbformat.writes(notebook) + "\n"
+    return updates
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write the README's times table from ``notebooks/times.json`` (``--check``: only compare)."""
+    """Write the README's times table and the notebooks' run-time lines (``--check``: only compare)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README.md is out of date")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if README.md or a notebook is out of date")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="the English notebooks' folder")
     args = parser.parse_args(argv)
+    rows = load_times()
     readme = args.readme.read_text(encoding="utf-8")
-    updated = update_readme(readme, load_times())
-    if updated == readme:
-        return 0
-    if args.check:
-        print(f"{args.readme}: the times table is out of date; run `python -m tools.run_times`", file=sys.stderr)
-        return 1
-    args.readme.write_text(updated, encoding="utf-8")
-    print(f"{args.readme}: times table written")
-    return 0
+    updates = _notebook_updates(args.notebooks, rows)
+    updated = update_readme(readme, rows)
+    if updated != readme:
+        updates[args.readme] = updated
+    for path, text in updates.items():
+        if args.check:
+            print(f"{path}: its times are out of date; run `python -m tools.run_times`", file=sys.stderr)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"{path}: times written")
+    if updates and not args.check and any(p.suffix == ".ipynb" for p in updates):
+        print("then rebuild the Chinese edition: python -m tools.i18n build")
+    return 1 if args.check and updates else 0
 
 
 if __name__ == "__main__":

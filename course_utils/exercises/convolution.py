@@ -3,7 +3,8 @@ and the notebook's three predictions (one kernel's map, a stride that does not d
 
 The expected sizes come from running ``F.conv2d`` on small tensors and from the course's
 ``conv_geometry``; the checkers recognise the usual slips (the + 1 forgotten, padding counted
-once, rounding up instead of down, dilation or stride ignored) and name them.
+once, rounding up instead of down, dilation or stride ignored) and name them. Every sentence goes
+through ``_()`` (:mod:`course_utils.i18n`): the Chinese notebook's checks answer in Chinese.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 
 from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.i18n import gettext as _
 from course_utils.lessons.conv import conv_geometry, conv_output_size
 from course_utils.lessons.summary import count_parameters
 
@@ -49,22 +51,24 @@ def _span(kernel_size: int, dilation: int) -> int:
     return dilation * (kernel_size - 1) + 1
 
 
-# Slips learners make, each as the formula it computes and the sentence that explains it.
-_SLIPS: list[tuple[Callable[[int, int, int, int, int], float], str]] = [
-    (lambda h, k, s, p, d: (h - _span(k, d) + 2 * p) // s,
-     "your sizes are 1 too small everywhere: the formula ends with + 1, the first window's position."),
-    (lambda h, k, s, p, d: (h - _span(k, d) + 2 * p) // s + 2,
-     "your sizes are 1 too large everywhere: only one + 1, for the first window's position."),
-    (lambda h, k, s, p, d: (h - _span(k, d) + p) // s + 1,
-     "padding is added on both sides of the input, so the formula has 2P, not P."),
-    (lambda h, k, s, p, d: -(-(h - _span(k, d) + 2 * p) // s) + 1,
-     "you round up where S does not divide (H1 − FH + 2P): PyTorch floors, because a window "
-     "that would stick out of the padded input is never placed."),
-    (lambda h, k, s, p, d: (h - k + 2 * p) // s + 1,
-     "you ignore dilation: a kernel of size F with dilation D spans FH = D×(F − 1) + 1 pixels."),
-    (lambda h, k, s, p, d: h - _span(k, d) + 2 * p + 1,
-     "you ignore the stride: the windows move S pixels at a time, so divide by S."),
-]
+# Slips learners make, each as the formula it computes and the sentence that explains it (a
+# function, so that the sentence is translated when the check runs).
+def _slips() -> list[tuple[Callable[[int, int, int, int, int], float], str]]:
+    return [
+        (lambda h, k, s, p, d: (h - _span(k, d) + 2 * p) // s,
+         _("your sizes are 1 too small everywhere: the formula ends with + 1, the first window's position.")),
+        (lambda h, k, s, p, d: (h - _span(k, d) + 2 * p) // s + 2,
+         _("your sizes are 1 too large everywhere: only one + 1, for the first window's position.")),
+        (lambda h, k, s, p, d: (h - _span(k, d) + p) // s + 1,
+         _("padding is added on both sides of the input, so the formula has 2P, not P.")),
+        (lambda h, k, s, p, d: -(-(h - _span(k, d) + 2 * p) // s) + 1,
+         _("you round up where S does not divide (H1 − FH + 2P): PyTorch floors, because a window "
+           "that would stick out of the padded input is never placed.")),
+        (lambda h, k, s, p, d: (h - k + 2 * p) // s + 1,
+         _("you ignore dilation: a kernel of size F with dilation D spans FH = D×(F − 1) + 1 pixels.")),
+        (lambda h, k, s, p, d: h - _span(k, d) + 2 * p + 1,
+         _("you ignore the stride: the windows move S pixels at a time, so divide by S.")),
+    ]
 
 
 def _show(setting: Setting) -> str:
@@ -82,26 +86,30 @@ def check_output_size(output_size: Callable[..., int]) -> Verdict:
         value = attempt(output_size, size, kernel_size, stride=stride, padding=padding,
                         dilation=dilation, call=_show(setting))
         if value is None:
-            raise Mistake(f"{_show(setting)} returned None: end your function with `return` and the size.")
+            raise Mistake(_("{call} returned None: end your function with `return` and the size.").format(
+                call=_show(setting)))
         if isinstance(value, bool) or not isinstance(value, Real):
-            raise Mistake(f"{_show(setting)} returned {type(value).__name__}; a size is a whole number.")
+            raise Mistake(_("{call} returned {type}; a size is a whole number.").format(
+                call=_show(setting), type=type(value).__name__))
         if not isinstance(value, Integral) and not float(value).is_integer():
             raise Mistake(
-                f"{_show(setting)} returned {value:g}: where S does not divide (H1 − FH + 2P) "
-                f"PyTorch floors the result, so use // (integer division) instead of /."
+                _("{call} returned {value:g}: where S does not divide (H1 − FH + 2P) PyTorch floors the "
+                  "result, so use // (integer division) instead of /.").format(call=_show(setting), value=value)
             )
         answers[setting] = value
     expected = {setting: _pytorch_size(*setting) for setting in settings}
     wrong = [s for s in settings if answers[s] != expected[s]]
     if not wrong:
         if any(not isinstance(v, Integral) for v in answers.values()):
-            raise Mistake("your sizes are right but are floats: use // so that they are ints, as sizes are.")
-        return right(f"your formula gives PyTorch's output size in all {len(settings)} settings tried.")
-    for formula, sentence in _SLIPS:
+            raise Mistake(_("your sizes are right but are floats: use // so that they are ints, as sizes are."))
+        return right(_("your formula gives PyTorch's output size in all {count} settings tried.").format(
+            count=len(settings)))
+    for formula, sentence in _slips():
         if all(answers[s] == formula(*s) for s in settings):
             raise Mistake(sentence)
     first = wrong[0]
-    raise Mistake(f"{_show(first)} gives {answers[first]} but PyTorch gives {expected[first]}.")
+    raise Mistake(_("{call} gives {value} but PyTorch gives {expected}.").format(
+        call=_show(first), value=answers[first], expected=expected[first]))
 
 
 @checker
@@ -111,24 +119,27 @@ def check_exact_strides(strides: Iterable[int], size: int = 224, kernel_size: in
     try:
         chosen = sorted(set(strides))
     except TypeError:
-        raise Mistake(f"give the strides as a list, e.g. [1, 3]; got {type(strides).__name__}.") from None
+        raise Mistake(_("give the strides as a list, e.g. [1, 3]; got {type}.").format(
+            type=type(strides).__name__)) from None
     candidates = range(1, 5)
     exact = [s for s in candidates if conv_geometry(size, kernel_size, s, padding).is_exact]
     for stride in chosen:
         if stride not in candidates:
-            raise Mistake(f"the question is about strides 1 to 4; {stride!r} is not one of them.")
+            raise Mistake(_("the question is about strides 1 to 4; {stride} is not one of them.").format(
+                stride=repr(stride)))
         if stride not in exact:
             geometry = conv_geometry(size, kernel_size, stride, padding)
             raise Mistake(
-                f"with stride {stride}, {geometry.formula()} is not a whole number, so PyTorch "
-                f"floors it to {geometry.output_size}."
+                _("with stride {stride}, {formula} is not a whole number, so PyTorch floors it to {size}.").format(
+                    stride=stride, formula=geometry.formula(), size=geometry.output_size)
             )
     missing = [s for s in exact if s not in chosen]
     if missing:
         geometry = conv_geometry(size, kernel_size, missing[0], padding)
-        raise Mistake(f"stride {missing[0]} is missing: {geometry.formula()}, a whole number.")
-    return right(f"of the strides 1 to 4 only {exact} divide H1 − FH + 2P = "
-                 f"{size - kernel_size + 2 * padding}; PyTorch floors the others.")
+        raise Mistake(_("stride {stride} is missing: {formula}, a whole number.").format(
+            stride=missing[0], formula=geometry.formula()))
+    return right(_("of the strides 1 to 4 only {exact} divide H1 − FH + 2P = {total}; PyTorch floors the "
+                   "others.").format(exact=exact, total=size - kernel_size + 2 * padding))
 
 
 def _edge_strength(image: torch.Tensor) -> float:
@@ -140,20 +151,22 @@ def _edge_strength(image: torch.Tensor) -> float:
 def check_blur_kernel(kernel: torch.Tensor, size: int = 5) -> Verdict:
     """Check a ``size × size`` blur kernel: non-negative weights that sum to 1 and soften edges."""
     if not isinstance(kernel, torch.Tensor):
-        raise Mistake(f"make the kernel a tensor (torch.tensor or torch.ones...), not {type(kernel).__name__}.")
+        raise Mistake(_("make the kernel a tensor (torch.tensor or torch.ones...), not {type}.").format(
+            type=type(kernel).__name__))
     if tuple(kernel.shape) != (size, size):
-        raise Mistake(f"your kernel has shape {tuple(kernel.shape)}: make it a {size}×{size} tensor.")
+        raise Mistake(_("your kernel has shape {shape}: make it a {size}×{size} tensor.").format(
+            shape=tuple(kernel.shape), size=size))
     kernel = kernel.detach().float()
     if (kernel < 0).any():
         raise Mistake(
-            "a blur only averages, so no weight may be negative: a negative weight subtracts a "
-            "neighbour, as an edge detector does."
+            _("a blur only averages, so no weight may be negative: a negative weight subtracts a "
+              "neighbour, as an edge detector does.")
         )
     total = float(kernel.sum())
     if not math.isclose(total, 1.0, abs_tol=1e-4):
         raise Mistake(
-            f"your kernel sums to {total:.4g}, not 1, so it multiplies the brightness by "
-            f"{total:.4g}: divide it by its sum."
+            _("your kernel sums to {total:.4g}, not 1, so it multiplies the brightness by {total:.4g}: "
+              "divide it by its sum.").format(total=total)
         )
     checkerboard = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2
     image = checkerboard.float()[None, None]
@@ -161,11 +174,11 @@ def check_blur_kernel(kernel: torch.Tensor, size: int = 5) -> Verdict:
     before, after = _edge_strength(image[..., 2:-2, 2:-2]), _edge_strength(blurred)
     if after > 0.9 * before:
         raise Mistake(
-            "your kernel does not blur: a checkerboard's edges are as strong after it as before; "
-            "spread the weight over several neighbours."
+            _("your kernel does not blur: a checkerboard's edges are as strong after it as before; "
+              "spread the weight over several neighbours.")
         )
-    return right(f"non-negative weights that sum to 1, and a checkerboard's edges lose "
-                 f"{100 * (1 - after / before):.0f} % of their strength.")
+    return right(_("non-negative weights that sum to 1, and a checkerboard's edges lose {loss:.0f} % of "
+                   "their strength.").format(loss=100 * (1 - after / before)))
 
 
 # --- predictions: the learner answers before the cell that shows it ---------------------------
@@ -179,40 +192,46 @@ def check_one_map_shape(shape: tuple[int, int, int], size: int = 32, kernel_size
     out = F.conv2d(torch.zeros(1, channels, size, size), torch.zeros(1, channels, kernel_size, kernel_size))
     expected = (out.shape[2], out.shape[3], out.shape[1])
     return compare_prediction(
-        shape, expected, what="the shape h × w × c of one kernel's output",
-        because=f"{side} positions per side, and one number per position, however deep the kernel.",
+        shape, expected, what=_("the shape h × w × c of one kernel's output"),
+        because=_("{side} positions per side, and one number per position, however deep the kernel.").format(
+            side=side),
         slips=[
-            ((side, side, channels), f"the kernel is as deep as the input and adds up all {channels} "
-             f"channels into one number per position: one kernel makes one map, not {channels}."),
-            ((size, size, 1), f"without padding a {kernel_size}×{kernel_size} window cannot be centred "
-             f"on the border pixels: count the positions where it fits whole."),
-            ((side - 1, side - 1, 1), "you counted the steps between the first and the last position, "
-             "not the positions: add 1, for the first one."),
-            ((1, side, side), "that is PyTorch's order (C, H, W); write the shape as the notes do, h × w × c."),
+            ((side, side, channels), _("the kernel is as deep as the input and adds up all {channels} channels "
+                                       "into one number per position: one kernel makes one map, not "
+                                       "{channels}.").format(channels=channels)),
+            ((size, size, 1), _("without padding a {k}×{k} window cannot be centred on the border pixels: "
+                                "count the positions where it fits whole.").format(k=kernel_size)),
+            ((side - 1, side - 1, 1), _("you counted the steps between the first and the last position, "
+                                        "not the positions: add 1, for the first one.")),
+            ((1, side, side), _("that is PyTorch's order (C, H, W); write the shape as the notes do, h × w × c.")),
         ],
-        hint="count the positions where the window fits whole along a side, and the maps one kernel makes.")
+        hint=_("count the positions where the window fits whole along a side, and the maps one kernel makes."))
 
 
 @checker
 def check_strided_side(side: int, size: int = 8, kernel_size: int = 3, stride: int = 2) -> Verdict:
     """Predict the output side of a 3×3 kernel with stride 2 and no padding on an 8×8 input."""
     geometry = conv_geometry(size, kernel_size, stride)
+    last = geometry.output_size * stride
     return compare_prediction(
-        side, geometry.output_size, what="the output side",
-        because=f"windows start at {geometry.window_starts()}; one more would stick out of the input.",
+        side, geometry.output_size, what=_("the output side"),
+        because=_("windows start at {starts}; one more would stick out of the input.").format(
+            starts=geometry.window_starts()),
         slips=[
-            (float(geometry.exact_output), f"there is no part of a window: (H1 − FH) / S + 1 = "
-             f"{float(geometry.exact_output):g}, and a window is placed whole or not at all."),
-            (geometry.output_size + 1, f"window {geometry.output_size + 1} would start at column "
-             f"{geometry.output_size * stride} and need columns up to {geometry.output_size * stride + kernel_size - 1}, "
-             f"but the input ends at column {size - 1}: stride {stride} does not simply divide the side by "
-             f"{stride}, and PyTorch places only whole windows."),
-            ((size - kernel_size) // stride, "you counted the steps between windows, not the windows: "
-             "the formula ends with + 1, for the first window."),
-            (size - kernel_size + 1, f"that is stride 1; with stride {stride} the window moves "
-             f"{stride} pixels at a time, so divide (H1 − FH) by S."),
+            (float(geometry.exact_output), _("there is no part of a window: (H1 − FH) / S + 1 = {exact:g}, and "
+                                             "a window is placed whole or not at all.").format(
+                exact=float(geometry.exact_output))),
+            (geometry.output_size + 1, _("window {number} would start at column {start} and need columns up to "
+                                         "{end}, but the input ends at column {last}: stride {stride} does not "
+                                         "simply divide the side by {stride}, and PyTorch places only whole "
+                                         "windows.").format(number=geometry.output_size + 1, start=last,
+                                                            end=last + kernel_size - 1, last=size - 1, stride=stride)),
+            ((size - kernel_size) // stride, _("you counted the steps between windows, not the windows: the "
+                                               "formula ends with + 1, for the first window.")),
+            (size - kernel_size + 1, _("that is stride 1; with stride {stride} the window moves {stride} pixels "
+                                       "at a time, so divide (H1 − FH) by S.").format(stride=stride)),
         ],
-        hint="list the columns where each window starts (0, 2, ...) and keep those where it fits whole.")
+        hint=_("list the columns where each window starts (0, 2, ...) and keep those where it fits whole."))
 
 
 @checker
@@ -221,15 +240,17 @@ def check_pointwise_parameters(count: int, in_channels: int = 64, out_channels: 
     expected = count_parameters(nn.Conv2d(in_channels, out_channels, kernel_size=1, device="meta"))
     weights = in_channels * out_channels
     return compare_prediction(
-        count, expected, what="the number of parameters",
-        because=f"{out_channels} kernels of 1×1×{in_channels} = {weights} weights, + {out_channels} biases.",
+        count, expected, what=_("the number of parameters"),
+        because=_("{c_out} kernels of 1×1×{c_in} = {weights} weights, + {c_out} biases.").format(
+            c_out=out_channels, c_in=in_channels, weights=weights),
         slips=[
-            (2 * out_channels, f"a 1×1 kernel is not one number: it is 1×1×C_in, as deep as its input, "
-             f"so each of the {out_channels} kernels has {in_channels} weights."),
-            (out_channels, f"a 1×1 kernel is 1×1×C_in, as deep as its input: {in_channels} weights "
-             f"each, and one bias each."),
-            (weights, f"you forgot the biases: one per kernel, {out_channels} of them."),
-            (weights + in_channels, "there is one bias per kernel, that is per output channel: "
-             "C_out biases, not C_in."),
+            (2 * out_channels, _("a 1×1 kernel is not one number: it is 1×1×C_in, as deep as its input, so "
+                                 "each of the {c_out} kernels has {c_in} weights.").format(
+                c_out=out_channels, c_in=in_channels)),
+            (out_channels, _("a 1×1 kernel is 1×1×C_in, as deep as its input: {c_in} weights each, and one "
+                             "bias each.").format(c_in=in_channels)),
+            (weights, _("you forgot the biases: one per kernel, {count} of them.").format(count=out_channels)),
+            (weights + in_channels, _("there is one bias per kernel, that is per output channel: C_out biases, "
+                                      "not C_in.")),
         ],
-        hint="F·F·C_in·C_out + C_out holds for F = 1 too.")
+        hint=_("F·F·C_in·C_out + C_out holds for F = 1 too."))

@@ -1,7 +1,8 @@
 """Checkers for notebook 03 (parameter counting): a convolution's parameters, the notes'
 network with doubled widths, and the notebook's three predictions (a layer's parameters on a
 larger image, AlexNet's first layer on 224×224, the notes' count of layers). The expected counts come from PyTorch layers built on the ``meta``
-device (shapes only, no memory), counted with the course's ``count_parameters``."""
+device (shapes only, no memory), counted with the course's ``count_parameters``. Every sentence goes
+through ``_()`` (:mod:`course_utils.i18n`): the Chinese notebook's checks answer in Chinese."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.i18n import gettext as _
 from course_utils.lessons.conv import conv_geometry
 from course_utils.lessons.summary import count_parameters, layer_table
 
@@ -25,18 +27,20 @@ __all__ = [
     "check_parameters_at_224",
 ]
 
-_SLIPS: list[tuple[Callable[[int, int, int, bool], int], str]] = [
-    (lambda i, o, k, b: k * k * i * o,
-     "you forgot the biases: each kernel has one, so a layer has C_out more parameters."),
-    (lambda i, o, k, b: k * k * i * o + o,
-     "with bias=False the layer has no biases: count them only when bias is True."),
-    (lambda i, o, k, b: k * k * o + o * b,
-     "a kernel is as deep as its input, so each one has k·k·C_in weights: multiply by C_in."),
-    (lambda i, o, k, b: k * i * o + o * b,
-     "a kernel is k×k, so it has k·k weights per input channel, not k."),
-    (lambda i, o, k, b: k * k * i * o + i * b,
-     "there is one bias per kernel, that is per output channel: C_out biases, not C_in."),
-]
+def _slips() -> list[tuple[Callable[[int, int, int, bool], int], str]]:
+    """The usual slips, each as the count it gives and its sentence (translated when the check runs)."""
+    return [
+        (lambda i, o, k, b: k * k * i * o,
+         _("you forgot the biases: each kernel has one, so a layer has C_out more parameters.")),
+        (lambda i, o, k, b: k * k * i * o + o,
+         _("with bias=False the layer has no biases: count them only when bias is True.")),
+        (lambda i, o, k, b: k * k * o + o * b,
+         _("a kernel is as deep as its input, so each one has k·k·C_in weights: multiply by C_in.")),
+        (lambda i, o, k, b: k * i * o + o * b,
+         _("a kernel is k×k, so it has k·k weights per input channel, not k.")),
+        (lambda i, o, k, b: k * k * i * o + i * b,
+         _("there is one bias per kernel, that is per output channel: C_out biases, not C_in.")),
+    ]
 
 
 @checker
@@ -48,20 +52,21 @@ def check_conv_parameters(conv_parameters: Callable[..., int]) -> Verdict:
         call = f"conv_parameters({c_in}, {c_out}, {k}, bias={bias})"
         value = attempt(conv_parameters, c_in, c_out, k, bias=bias, call=call)
         if isinstance(value, bool) or not isinstance(value, Integral):
-            raise Mistake(f"{call} returned {value!r}; a number of parameters is a whole number (int).")
+            raise Mistake(_("{call} returned {value}; a number of parameters is a whole number (int).").format(
+                call=call, value=repr(value)))
         answers[c_in, c_out, k, bias] = value
     expected = {
         (i, o, k, b): count_parameters(nn.Conv2d(i, o, k, bias=b, device="meta"))
         for i, o, k, b in settings
     }
     if answers == expected:
-        return right(f"your count equals nn.Conv2d's in all {len(settings)} settings tried.")
-    for formula, sentence in _SLIPS:
+        return right(_("your count equals nn.Conv2d's in all {count} settings tried.").format(count=len(settings)))
+    for formula, sentence in _slips():
         if all(answers[s] == formula(*s) for s in settings):
             raise Mistake(sentence)
     first = next(s for s in settings if answers[s] != expected[s])
-    raise Mistake(f"conv_parameters{first[:3]} with bias={first[3]} gives {answers[first]}, "
-                  f"nn.Conv2d has {expected[first]}.")
+    raise Mistake(_("conv_parameters{args} with bias={bias} gives {value}, nn.Conv2d has {expected}.").format(
+        args=first[:3], bias=first[3], value=answers[first], expected=expected[first]))
 
 
 def _notes_network(widths: Sequence[int], size: int = 32, classes: int = 10) -> nn.Sequential:
@@ -86,21 +91,22 @@ def check_doubled_widths(counts: Sequence[int], widths: Sequence[int] = (32, 64,
     try:
         answer = list(counts)
     except TypeError:
-        raise Mistake(f"give a list of {len(convs)} numbers, one per convolution.") from None
+        raise Mistake(_("give a list of {count} numbers, one per convolution.").format(count=len(convs))) from None
     if len(answer) != len(convs):
-        raise Mistake(f"the network has {len(convs)} convolutions (two per group), your list has "
-                      f"{len(answer)} numbers.")
+        raise Mistake(_("the network has {count} convolutions (two per group), your list has {given} "
+                        "numbers.").format(count=len(convs), given=len(answer)))
     if answer == expected:
         grew = max(range(len(convs)), key=lambda i: expected[i])
-        return right(f"all {len(convs)} counts match; convolution {grew + 1} "
-                     f"({convs[grew].in_channels} → {convs[grew].out_channels} channels) is the largest.")
+        return right(_("all {count} counts match; convolution {number} ({c_in} → {c_out} channels) is the "
+                       "largest.").format(count=len(convs), number=grew + 1, c_in=convs[grew].in_channels,
+                                          c_out=convs[grew].out_channels))
     if all(a == e - m.out_channels for a, e, m in zip(answer, expected, convs, strict=True)):
-        raise Mistake("each count is C_out too small: you forgot the biases, one per kernel.")
+        raise Mistake(_("each count is C_out too small: you forgot the biases, one per kernel."))
     index = next(i for i, (a, e) in enumerate(zip(answer, expected, strict=True)) if a != e)
     conv = convs[index]
     raise Mistake(
-        f"convolution {index + 1} is wrong: it reads {conv.in_channels} channels and writes "
-        f"{conv.out_channels}, with 3×3 kernels and one bias per kernel."
+        _("convolution {number} is wrong: it reads {c_in} channels and writes {c_out}, with 3×3 kernels and "
+          "one bias per kernel.").format(number=index + 1, c_in=conv.in_channels, c_out=conv.out_channels)
     )
 
 
@@ -114,14 +120,16 @@ def check_parameters_at_224(count: int, small: int = 32, large: int = 224) -> Ve
     expected = count_parameters(layer)
     weights = layer.weight.numel()
     return compare_prediction(
-        count, expected, what="the number of parameters",
-        because="the same 10 kernels slide over every position, whatever the image size.",
+        count, expected, what=_("the number of parameters"),
+        because=_("the same {count} kernels slide over every position, whatever the image size.").format(
+            count=layer.out_channels),
         slips=[
-            (expected * large * large // (small * small), "the parameters do not grow with the image: "
-             "the same kernels are used at every position (parameter sharing); only the output grows."),
-            (weights, "you forgot the biases: one per kernel."),
+            (expected * large * large // (small * small), _("the parameters do not grow with the image: the same "
+                                                            "kernels are used at every position (parameter "
+                                                            "sharing); only the output grows.")),
+            (weights, _("you forgot the biases: one per kernel.")),
         ],
-        hint="F·F·C_in·C_out + C_out has no H or W in it.")
+        hint=_("F·F·C_in·C_out + C_out has no H or W in it."))
 
 
 @checker
@@ -129,21 +137,23 @@ def check_alexnet_side(side: int, size: int = 224, kernel_size: int = 11, stride
     """Predict the output side of AlexNet's first layer (11×11, stride 4, no padding) on 224×224."""
     geometry = conv_geometry(size, kernel_size, stride)
     return compare_prediction(
-        side, geometry.output_size, what="the output side",
-        because=f"{geometry.formula()}, floored: the last window would stick out of the image.",
+        side, geometry.output_size, what=_("the output side"),
+        because=_("{formula}, floored: the last window would stick out of the image.").format(
+            formula=geometry.formula()),
         slips=[
-            (float(geometry.exact_output), f"(H1 − FH) / S + 1 = {float(geometry.exact_output):g} "
-             f"is not a whole number, and a window is placed whole or not at all."),
-            (geometry.output_size + 1, "that is the paper's figure, but not what the formula gives "
-             "for 224: work it out, and round the way PyTorch does."),
-            (size // stride, f"stride {stride} does not simply divide the side by {stride}: each "
-             f"window needs {kernel_size} pixels, so use (H1 − FH) / S + 1."),
-            ((size - kernel_size) // stride, "you counted the steps between windows, not the windows: "
-             "the formula ends with + 1."),
-            (size - kernel_size + 1, f"that is stride 1; AlexNet's first layer moves {stride} pixels "
-             f"at a time, so divide (H1 − FH) by S."),
+            (float(geometry.exact_output), _("(H1 − FH) / S + 1 = {exact:g} is not a whole number, and a window "
+                                             "is placed whole or not at all.").format(
+                exact=float(geometry.exact_output))),
+            (geometry.output_size + 1, _("that is the paper's figure, but not what the formula gives for {size}: "
+                                         "work it out, and round the way PyTorch does.").format(size=size)),
+            (size // stride, _("stride {stride} does not simply divide the side by {stride}: each window needs "
+                               "{k} pixels, so use (H1 − FH) / S + 1.").format(stride=stride, k=kernel_size)),
+            ((size - kernel_size) // stride, _("you counted the steps between windows, not the windows: the "
+                                               "formula ends with + 1.")),
+            (size - kernel_size + 1, _("that is stride 1; AlexNet's first layer moves {stride} pixels at a time, "
+                                       "so divide (H1 − FH) by S.").format(stride=stride)),
         ],
-        hint="use H2 = (H1 − FH + 2P) / S + 1 with P = 0, and round the way PyTorch does.")
+        hint=_("use H2 = (H1 − FH + 2P) / S + 1 with P = 0, and round the way PyTorch does."))
 
 
 @checker
@@ -156,16 +166,18 @@ def check_notes_layers(count: int, widths: Sequence[int] = (16, 32, 64)) -> Verd
     convs, relus, pools = kinds.count("Conv2d"), kinds.count("ReLU"), kinds.count("MaxPool2d")
     linears = kinds.count("Linear")
     return compare_prediction(
-        count, expected, what="the number of layers",
-        because=f"{convs} convolutions and {linears} fully connected layer own parameters; ReLU, pooling "
-                f"and flattening have none.",
+        count, expected, what=_("the number of layers"),
+        because=_("{convs} convolutions and {linears} fully connected layer own parameters; ReLU, pooling and "
+                  "flattening have none.").format(convs=convs, linears=linears),
         slips=[
-            (len(network), f"nn.Sequential holds {len(network)} modules, but ReLU, pooling and "
-             f"flattening have no parameters, and the notes count only layers with parameters."),
-            (len(network) - 1, "ReLU, pooling and flattening have no parameters, and the notes "
-             "count only layers with parameters."),
-            (convs + pools + linears, "pooling has no parameters (POOL也没有参数计算): it does not count as a layer."),
-            (convs + relus + linears, "ReLU has no parameters (激活没有参数): a CONV + RELU group is one layer."),
-            (convs, "the fully connected layer at the end has parameters too."),
+            (len(network), _("nn.Sequential holds {count} modules, but ReLU, pooling and flattening have no "
+                             "parameters, and the notes count only layers with parameters.").format(
+                count=len(network))),
+            (len(network) - 1, _("ReLU, pooling and flattening have no parameters, and the notes count only "
+                                 "layers with parameters.")),
+            (convs + pools + linears, _("pooling has no parameters (POOL也没有参数计算): it does not count as a "
+                                        "layer.")),
+            (convs + relus + linears, _("ReLU has no parameters (激活没有参数): a CONV + RELU group is one layer.")),
+            (convs, _("the fully connected layer at the end has parameters too.")),
         ],
-        hint="count the layers that own parameters: which of CONV, RELU, POOL, FC have weights?")
+        hint=_("count the layers that own parameters: which of CONV, RELU, POOL, FC have weights?"))

@@ -15,8 +15,11 @@ numbers to :func:`compare_prediction`::
     @checker
     def check_strided_side(side: int) -> Verdict:
         expected = conv_output_size(8, 3, stride=2)
-        return compare_prediction(side, expected, what="the output side", because="...",
-                                  slips=[((8 - 3) // 2, "the + 1 is missing: ...")])
+        return compare_prediction(side, expected, what=_("the output side"), because=_("..."),
+                                  slips=[((8 - 3) // 2, _("the + 1 is missing: ..."))])
+
+``what``, ``because``, the slips' sentences and the hint go through ``_()`` where they are written
+(the checker's module); the sentences built here from them do too, with named placeholders.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from course_utils.exercises.verdict import Mistake, Verdict, right
+from course_utils.i18n import gettext as _
 
 __all__ = ["Slip", "compare_prediction"]
 
@@ -49,17 +53,18 @@ def _well_formed(answer: Any, expected: Value, what: str) -> None:
     """Refuse an answer of the wrong kind, with a sentence saying which kind is wanted."""
     if isinstance(expected, tuple):
         if not isinstance(answer, (tuple, list)) or len(answer) != len(expected):
-            raise Mistake(f"give {what} as {len(expected)} numbers in a tuple, e.g. "
-                          f"{tuple(range(1, len(expected) + 1))}; got {answer!r}.")
+            raise Mistake(_("give {what} as {count} numbers in a tuple, e.g. {example}; got {answer}.").format(
+                what=what, count=len(expected), example=tuple(range(1, len(expected) + 1)), answer=repr(answer)))
         values = list(answer)
     else:
         values = [answer]
     for value in values:
         if not _number(value):
-            raise Mistake(f"answer with a number for {what}; got {type(value).__name__} {value!r}.")
+            raise Mistake(_("answer with a number for {what}; got {type} {value}.").format(
+                what=what, type=type(value).__name__, value=repr(value)))
         if not isinstance(value, Integral) and not float(value).is_integer():
-            raise Mistake(f"{value:g} is not a whole number, and {what} is counted in whole numbers: "
-                          f"think about what PyTorch does with the fraction.")
+            raise Mistake(_("{value:g} is not a whole number, and {what} is counted in whole numbers: "
+                            "think about what PyTorch does with the fraction.").format(value=value, what=what))
 
 
 def compare_prediction(answer: Any, expected: Value, *, what: str, because: str,
@@ -79,8 +84,10 @@ def compare_prediction(answer: Any, expected: Value, *, what: str, because: str,
             raise Mistake(sentence)
     _well_formed(answer, expected, what)
     if _same(answer, expected):
-        return right(f"{what} is {_show(expected)}: {because}")
-    raise Mistake(f"{_show(answer)} is not {what}{': ' + hint if hint else '.'}")
+        return right(_("{what} is {value}: {because}").format(what=what, value=_show(expected), because=because))
+    if hint:
+        raise Mistake(_("{answer} is not {what}: {hint}").format(answer=_show(answer), what=what, hint=hint))
+    raise Mistake(_("{answer} is not {what}.").format(answer=_show(answer), what=what))
 
 
 def _show(value: Any) -> str:

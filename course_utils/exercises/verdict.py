@@ -19,6 +19,10 @@ For nbgrader, a check cell is an autograded test cell, which nbgrader scores by 
 raises. While nbgrader autogrades (``COURSE_GRADING=1``, set by the course's nbgrader
 configuration; see :func:`course_utils.env.graded_run`) a verdict that is not right is printed
 as always and then raised as :class:`NotRight`. A learner never sees that exception.
+
+Every sentence a learner reads goes through ``_()`` (:mod:`course_utils.i18n`), the verdict's own
+words too (``✓ right:``, "not done yet"), so that a Chinese notebook's checks answer in Chinese.
+A message is made in the language spoken when the check runs.
 """
 
 from __future__ import annotations
@@ -31,15 +35,16 @@ from typing import Any, Literal, ParamSpec
 import torch
 
 from course_utils.env import graded_run
+from course_utils.i18n import gettext as _
 
 __all__ = ["Mistake", "NotDone", "NotRight", "Verdict", "attempt", "checker", "right", "wrong"]
 
 P = ParamSpec("P")
 
-NOT_DONE_MESSAGE = (
-    "not done yet: write your answer in the cell above (in place of `raise NotDone()` or `...`), "
-    "run it, then run this check again."
-)
+
+def _not_done_message() -> str:
+    return _("not done yet: write your answer in the cell above (in place of `raise NotDone()` or `...`), "
+             "run it, then run this check again.")
 
 
 class NotDone(Exception):
@@ -48,8 +53,8 @@ class NotDone(Exception):
     A checker that meets it reports "not done yet" instead of failing.
     """
 
-    def __init__(self, message: str = NOT_DONE_MESSAGE) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _not_done_message())
 
 
 class Mistake(Exception):
@@ -71,8 +76,9 @@ class Verdict:
         return self.status == "right"
 
     def __str__(self) -> str:
-        symbol = {"right": "✓ right:", "wrong": "✗", "not done": "…"}[self.status]
-        return f"{symbol} {self.message}"
+        if self.status == "right":
+            return _("✓ right: {message}").format(message=self.message)
+        return f"{'✗' if self.status == 'wrong' else '…'} {self.message}"
 
     def _ipython_display_(self) -> None:
         """Show nothing as a cell's result: the checker has already printed the verdict."""
@@ -101,14 +107,16 @@ def attempt(function: Callable[..., Any], *args: Any, call: str | None = None, *
     call is shown in the message, e.g. ``"output_size(8, 3, 0, 2)"``.
     """
     if not callable(function):
-        raise Mistake(f"expected a function, got {type(function).__name__}: define it with `def` in the cell above.")
+        raise Mistake(_("expected a function, got {type}: define it with `def` in the cell above.").format(
+            type=type(function).__name__))
     try:
         return function(*args, **kwargs)
     except NotDone:
         raise
     except Exception as error:  # the learner's code failed: say how, in one line
-        shown = call or f"{getattr(function, '__name__', 'your function')}(...)"
-        raise Mistake(f"{shown} raised {type(error).__name__}: {_first_line(error)}") from error
+        shown = call or f"{getattr(function, '__name__', _('your function'))}(...)"
+        raise Mistake(_("{call} raised {error}: {line}").format(
+            call=shown, error=type(error).__name__, line=_first_line(error))) from error
 
 
 def checker(check: Callable[P, Verdict]) -> Callable[P, Verdict]:
@@ -121,13 +129,13 @@ def checker(check: Callable[P, Verdict]) -> Callable[P, Verdict]:
     @functools.wraps(check)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Verdict:
         if args and args[0] is Ellipsis:
-            verdict = Verdict("not done", NOT_DONE_MESSAGE)
+            verdict = Verdict("not done", _not_done_message())
         else:
             try:
                 with torch.random.fork_rng(devices=[]):  # leave the notebook's random numbers alone
                     verdict = check(*args, **kwargs)
             except NotDone:
-                verdict = Verdict("not done", NOT_DONE_MESSAGE)
+                verdict = Verdict("not done", _not_done_message())
             except Mistake as mistake:
                 verdict = wrong(str(mistake))
         print(verdict)

@@ -4,6 +4,9 @@ Every markdown cell of the English notebook is one entry: ``msgctxt`` is the cel
 its English source, ``msgstr`` the Chinese. A key-terms cell is one entry for its prose (the table
 replaced by :data:`~tools.i18n.glossary.KEY_TERMS_MARKER`) and one per meaning in its table
 (``msgctxt`` ``<cell id>/<term>``). The launch badges are not translated: the build writes them.
+Nor are the generated lines of :mod:`tools.run_times` (a notebook's run time, 00's course table):
+the entry holds their markers, the build writes them from the Chinese template, and the course
+table's topics are one entry each (``msgctxt`` ``<cell id>/<notebook>``).
 
 :func:`merge` is gettext's ``msgmerge``, keyed by cell id instead of by text: an English cell that
 changed keeps its translation, marked ``fuzzy``, with the English it was made for as ``#| msgid``;
@@ -16,7 +19,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ import polib
 
 from tools.i18n.glossary import KEY_TERMS_MARKER, Glossary, is_key_terms_cell, parse_key_terms
 from tools.launch_links import BADGES_TAG
+from tools.run_times import COURSE_TABLE_MARKER, RUN_TIME_MARKER, NotebookTimes, without_times
 
 __all__ = [
     "Source",
@@ -64,8 +68,10 @@ def _comment(cell: dict) -> str:
     return ""
 
 
-def extract(notebook: nbformat.NotebookNode, name: str, glossary: Glossary) -> list[Source]:
-    """What there is to translate in an English notebook, in cell order."""
+def extract(notebook: nbformat.NotebookNode, name: str, glossary: Glossary,
+            rows: Sequence[NotebookTimes] = ()) -> list[Source]:
+    """What there is to translate in an English notebook, in cell order (``rows``: the times table,
+    whose topics the course table shows)."""
     sources: list[Source] = []
     seen: set[str] = set()
     for index, cell in enumerate(notebook.cells):
@@ -89,7 +95,12 @@ def extract(notebook: nbformat.NotebookNode, name: str, glossary: Glossary) -> l
                     sources.append(Source(f"{cell_id}/{term.en}", meaning,
                                           f"what “{term.en}” ({term.zh}) means in this notebook"))
         else:
-            sources.append(Source(cell_id, cell.source, _comment(cell)))
+            source = without_times(cell.source)
+            sources.append(Source(cell_id, source, _comment(cell)))
+            if COURSE_TABLE_MARKER in source:
+                sources += [Source(f"{cell_id}/{row.notebook}", row.topic,
+                                   f"the topic of {row.notebook} in the course table (notebooks/times.json)")
+                            for row in rows]
     return sources
 
 
@@ -216,7 +227,7 @@ def translation_problems(msgid: str, msgstr: str) -> list[str]:
         ("formula", _MATH.findall(_CODE.sub(" ", msgid))),
         ("link", _LINK.findall(msgid)),
         ("quote of the notes", quotes(msgid)),
-        ("marker", [KEY_TERMS_MARKER] if KEY_TERMS_MARKER in msgid else []),
+        ("marker", [m for m in (KEY_TERMS_MARKER, RUN_TIME_MARKER, COURSE_TABLE_MARKER) if m in msgid]),
     ]
     for what, pieces in kept:
         missing = [p for p in dict.fromkeys(pieces) if p not in msgstr]

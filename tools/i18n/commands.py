@@ -50,6 +50,7 @@ from tools.i18n.messages import (
     placeholder_problems,
 )
 from tools.launch_links import repository, runtime_requirements
+from tools.run_times import NotebookTimes, load_times
 
 __all__ = ["Project", "build", "check", "status", "update"]
 
@@ -69,6 +70,11 @@ class Project:
     def glossary(self) -> Glossary:
         return read_glossary(glossary_path(self.root))
 
+    @cached_property
+    def times(self) -> list[NotebookTimes]:
+        """The times table (``notebooks/times.json``): run-time lines, the course table's topics."""
+        return load_times(self.root / "notebooks" / "times.json")
+
     def english(self, path: Path) -> nbformat.NotebookNode:
         if path not in self._notebooks:
             self._notebooks[path] = nbformat.read(path, as_version=4)
@@ -78,7 +84,7 @@ class Project:
         return path.relative_to(self.root).as_posix()
 
     def sources(self, path: Path) -> list[Source]:
-        return extract(self.english(path), self.rel(path), self.glossary)
+        return extract(self.english(path), self.rel(path), self.glossary, self.times)
 
     def written(self, path: Path) -> str:
         """The Chinese notebook of ``path`` as the build writes it now."""
@@ -86,7 +92,8 @@ class Project:
         target = edition_path(path, self.root, self.language)
         made = edition(self.english(path), catalog, self.glossary, path_in_repo=self.rel(target),
                        source_in_repo=self.rel(path), repo=repository(self.root),
-                       requirements=runtime_requirements(self.root), language=self.language)
+                       requirements=runtime_requirements(self.root), language=self.language,
+                       rows=self.times, translated=[p.stem for p in translated_notebooks(self.root, self.language)])
         return edition_text(made)
 
 

@@ -4,7 +4,11 @@ The Chinese notebook is the English one with
 
 - every markdown cell's source replaced by its translation (the English stays where the catalog
   has none yet, or only a fuzzy one: gettext's rule), the key-terms table written from the glossary;
+- the run-time line and notebook 00's course table written from the times table in Chinese
+  (:func:`tools.run_times.with_times`), the course table's links pointing at the Chinese notebooks
+  that exist and at the English ones otherwise;
 - the launch badges pointing at the Chinese notebook (:func:`tools.notebook_chrome.chrome_notebook`);
+- the English notebook's nbgrader metadata, cell for cell (the same cells graded, the same points);
 - one more code cell, right after the Colab install cell: :data:`LANGUAGE_SOURCE`, which makes the
   checkers and explorers speak Chinese (tag :data:`LANGUAGE_TAG`; it prints nothing);
 - the tag ``nbval-ignore-output`` on every check cell: its committed output is the English run's,
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -27,6 +32,13 @@ import polib
 from tools.i18n.glossary import Glossary, is_key_terms_cell, parse_key_terms, table
 from tools.launch_links import BADGES_TAG, INSTALL_TAG, Repository
 from tools.notebook_chrome import chrome_notebook
+from tools.run_times import (
+    COURSE_TABLE_MARKER,
+    RUN_TIME_MARKER,
+    NotebookTimes,
+    with_times,
+    without_times,
+)
 
 __all__ = [
     "CHECK_CELL",
@@ -72,9 +84,35 @@ def _language_cell(language: str, with_ids: bool) -> nbformat.NotebookNode:
     return cell
 
 
+def _with_times(text: str, cell_id: str, usable: dict[str, polib.POEntry], notebook: str,
+                rows: Sequence[NotebookTimes], language: str, translated: Sequence[str]) -> str:
+    """``text`` with its run-time line and course table in ``language`` (topics from the catalog)."""
+    topics = {row.notebook: _translate(f"{cell_id}/{row.notebook}", row.topic, usable) for row in rows}
+    links = {row.notebook: f"{row.notebook}.ipynb" if row.notebook in translated else f"../{row.notebook}.ipynb"
+             for row in rows}
+    return with_times(text, notebook, list(rows), language, topics, links)
+
+
+def _grade_as_english(notebook: nbformat.NotebookNode, english: nbformat.NotebookNode) -> None:
+    """Give every cell the English cell's nbgrader metadata (found by id): both editions grade the
+    same cells with the same points. (The chrome derives it from the "## Summary" and "## Exercises"
+    headings, which the Chinese edition translates.)"""
+    grading = {cell.get("id"): cell.metadata.get("nbgrader") for cell in english.cells}
+    for cell in notebook.cells:
+        cell.metadata.pop("nbgrader", None)
+        meta = grading.get(cell.get("id"))
+        if meta is not None:
+            cell.metadata["nbgrader"] = copy.deepcopy(meta)
+
+
 def edition(english: nbformat.NotebookNode, catalog: polib.POFile, glossary: Glossary, *, path_in_repo: str,
-            source_in_repo: str, repo: Repository, requirements: list[str], language: str) -> nbformat.NotebookNode:
-    """The notebook in ``language``, written from the English notebook and its catalog."""
+            source_in_repo: str, repo: Repository, requirements: list[str], language: str,
+            rows: Sequence[NotebookTimes] = (), translated: Sequence[str] = ()) -> nbformat.NotebookNode:
+    """The notebook in ``language``, written from the English notebook and its catalog.
+
+    ``rows``: the times table (the run-time line, the course table); ``translated``: the notebooks
+    (names) that the edition holds, which the course table links to.
+    """
     usable = translations(catalog)
     notebook = copy.deepcopy(english)
     for cell in notebook.cells:
@@ -90,12 +128,16 @@ def edition(english: nbformat.NotebookNode, catalog: polib.POFile, glossary: Glo
             prose = _translate(cell.id, key_terms.prose(), usable)
             cell.source = key_terms.with_table(prose, table(glossary, key_terms, language, meanings))
         else:
-            cell.source = _translate(cell.id, cell.source, usable)
+            text = _translate(cell.id, without_times(cell.source), usable)
+            if RUN_TIME_MARKER in text or COURSE_TABLE_MARKER in text:
+                text = _with_times(text, cell.id, usable, Path(source_in_repo).stem, rows, language, translated)
+            cell.source = text
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type == "code" and CHECK_CELL.match(cell.source) and IGNORE_OUTPUT not in tags:
             cell.metadata["tags"] = [*tags, IGNORE_OUTPUT]
     chrome_notebook(notebook, path_in_repo, repo, requirements, language=language)
+    _grade_as_english(notebook, english)
     with_ids = (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5)
     install = next((i for i, c in enumerate(notebook.cells) if INSTALL_TAG in c.metadata.get("tags", [])), 0)
     notebook.cells.insert(install + 1, _language_cell(language, with_ids))
