@@ -56,6 +56,7 @@ loads nothing heavy.
   ``training.distributed``            torchrun: process group, DDP, sharded loaders, metrics over all ranks
   ``training.schedules``              optimizers and learning-rate schedules by name (07)
   ``training.lr_finder``              the learning-rate range test (07)
+  ``training.rate_sweep``             a log grid of rates, widened until the best rate lies inside it (07)
 
 ``transfer/`` — transfer learning: the capstone's recipe (06, the command, the benchmark)
   ``transfer.recipe``                 ``TransferConfig``: every number of the recipe, once; its two optimizers

@@ -29,7 +29,9 @@ from course_utils.exercises.counting import (
 from course_utils.exercises.optimizers_losses import (
     check_adamw_step,
     check_calibration_error,
+    check_smoothed_confidence,
     check_smoothed_cross_entropy,
+    check_step_factor,
 )
 from course_utils.exercises.pooling import (
     check_avg_pool_2x2,
@@ -60,12 +62,13 @@ CHECKERS = [
     check_calibration_error, check_adamw_step,
 ]
 
-# Predict, then run (01-04): each checks a value the learner commits to before the reveal cell.
+# Predict, then run (01-04, 07): each checks a value the learner commits to before the reveal cell.
 PREDICTIONS = [
     check_one_map_shape, check_strided_side, check_pointwise_parameters,
     check_pooling_parameters, check_pooled_side, check_pooling_savings,
     check_parameters_at_224, check_alexnet_side, check_notes_layers,
     check_stacked_field, check_stack_weights,
+    check_step_factor, check_smoothed_confidence,
 ]
 CHECKERS += PREDICTIONS
 
@@ -410,6 +413,17 @@ WRONG = [
     (check_adamw_step, _adamw(keep_state=False), "return the updated m and v"),
     (check_adamw_step, lambda w, g, m, v, t, lr, wd: _adamw()(w, g, m, v, t, lr, wd)[0], "must return the three tensors"),
     (check_adamw_step, lambda w, g, m, v, t, lr, wd: _adamw()(w, -g, m, v, t, lr, wd), "after step 1"),
+    # 07's predictions: StepLR's rate in epoch 8 of 10 (a tenth every 4 epochs); the smoothed target
+    (check_step_factor, 10 ** (8 // 4), "counts the step at the end of epoch 8"),
+    (check_step_factor, 1, "no longer the peak"),
+    (check_step_factor, 10 ** (8 - 1), "after every epoch"),
+    (check_step_factor, 0.1 ** ((8 - 1) // 4), "the rate as a fraction of the peak"),
+    (check_step_factor, 1000, "count the steps"),
+    (check_step_factor, "10", "answer with a number"),
+    (check_smoothed_confidence, 1.0, "plain cross-entropy"),
+    (check_smoothed_confidence, 1 - 0.1, "the right one included"),
+    (check_smoothed_confidence, 0.1 / 102, "what each wrong class gets"),
+    (check_smoothed_confidence, 0.95, "work out the target"),
 ]
 
 
@@ -437,6 +451,8 @@ REFERENCE_PREDICTIONS = [
     (check_notes_layers, 3 * 2 + 1),
     (check_stacked_field, 1 + 3 * (3 - 1)),
     (check_stack_weights, 3 * 3 * 3),
+    (check_step_factor, 10 ** ((8 - 1) // 4)),
+    (check_smoothed_confidence, 1 - 0.1 + 0.1 / 102),
 ]
 
 
@@ -463,6 +479,18 @@ def test_a_prediction_compares_whole_numbers_and_tuples():
     with pytest.raises(Mistake, match="^5 is not the side: think$"):
         compare_prediction(5, 3, what="the side", because="", slips=[(3, "never: it is the answer")],
                            hint="think")
+
+
+def test_a_prediction_with_a_tolerance_takes_a_rounded_decimal():
+    assert compare_prediction(0.901, 0.90098, what="p", because="", tolerance=5e-4)  # three decimals suffice
+    with pytest.raises(Mistake, match="^0.899 is not p"):  # no "whole number" complaint for decimals
+        compare_prediction(0.899, 0.90098, what="p", because="", tolerance=5e-4)
+    with pytest.raises(Mistake, match="slip"):  # slips are matched within the tolerance too
+        compare_prediction(0.9, 0.90098, what="p", because="", slips=[(0.9, "slip")], tolerance=5e-4)
+    # a slip closer to the answer than the tolerance cannot be told from it, and is skipped
+    assert compare_prediction(0.90099, 0.90098, what="p", because="", slips=[(0.9006, "never")], tolerance=5e-4)
+    with pytest.raises(Mistake, match="not a whole number"):  # without a tolerance, whole numbers as before
+        compare_prediction(0.901, 1, what="p", because="")
 
 
 @pytest.mark.parametrize("answer, status", [(..., "not done"), (4, "wrong"), (3, "right")])

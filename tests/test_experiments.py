@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.analysis.seeds import SeedRuns, compare, run_seeds
+from course_utils.analysis.seeds import SeedRuns, compare, rank, run_seeds
 
 
 def _noisy_run(seed: int) -> dict:
@@ -43,6 +43,21 @@ def test_compare_separates_signal_from_noise():
     assert "within the noise" in str(noisy)
     floor = compare(_runs([0.5, 0.5, 0.5]), _runs([0.501, 0.501, 0.501]), min_noise=0.01)
     assert not floor.differs and floor.half_width == 0.01
+
+
+def test_rank_names_a_winner_only_when_the_others_are_shown_worse():
+    clear = rank({"a": _runs([0.80, 0.81, 0.79]), "b": _runs([0.90, 0.91, 0.92]), "c": _runs([0.70, 0.71, 0.69])})
+    assert clear.best == "b" and clear.worse == ("a", "c") and clear.tied == () and not clear.all_tied
+    assert list(clear.comparisons) == ["a", "c"]  # the others, in the order given
+    assert clear.comparisons["a"] == compare(_runs([0.80, 0.81, 0.79]), _runs([0.90, 0.91, 0.92]))
+    noisy = rank({"a": _runs([0.90, 0.80, 0.85]), "b": _runs([0.86, 0.82, 0.84])})
+    assert noisy.best == "a" and noisy.tied == ("b",) and noisy.all_tied  # the best mean, but no winner
+    mixed = rank({"a": _runs([0.90, 0.80, 0.85]), "b": _runs([0.86, 0.82, 0.84]), "c": _runs([0.5, 0.51, 0.49])})
+    assert mixed.best == "a" and mixed.tied == ("b",) and mixed.worse == ("c",) and not mixed.all_tied
+    floored = rank({"a": _runs([0.5, 0.5, 0.5]), "b": _runs([0.52, 0.52, 0.52])}, min_noise=0.05)
+    assert floored.all_tied  # the floor under the noise applies, as in compare
+    with pytest.raises(ValueError, match="at least two settings"):
+        rank({"a": _runs([0.5, 0.6])})
 
 
 def test_bad_input(context):

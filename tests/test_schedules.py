@@ -24,6 +24,21 @@ def test_every_optimizer_by_name():
         make_optimizer("adagrad", [], 0.1)
 
 
+def test_weight_decay_is_pytorchs_default_unless_given():
+    def decay(name, **kw):
+        return make_optimizer(name, [torch.nn.Parameter(torch.zeros(1))], 0.1, **kw).param_groups[0]["weight_decay"]
+
+    # asked for nothing: each optimizer as PyTorch builds it (AdamW decays by 0.01, the others not at all)
+    assert {name: decay(name) for name in OPTIMIZERS} == {"sgd": 0, "momentum": 0, "nesterov": 0, "rmsprop": 0,
+                                                          "adam": 0, "adamw": 0.01}
+    assert decay("adamw") == torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))]).defaults["weight_decay"]
+    # asked for a number: that number, for every optimizer, 0.0 included
+    assert {name: decay(name, weight_decay=0.0) for name in OPTIMIZERS} == dict.fromkeys(OPTIMIZERS, 0.0)
+    assert {name: decay(name, weight_decay=0.1) for name in OPTIMIZERS} == dict.fromkeys(OPTIMIZERS, 0.1)
+    with pytest.raises(ValueError, match="weight_decay must be 0 or more"):
+        make_optimizer("adam", [torch.nn.Parameter(torch.zeros(1))], 0.1, weight_decay=-1e-3)
+
+
 def test_rates_per_epoch():
     def rates(name, **kw):
         return [round(r, 4) for r in schedule_rates(lambda o: make_schedule(name, o, epochs=6, **kw), 6)]

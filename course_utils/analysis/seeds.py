@@ -9,6 +9,9 @@ of the course ("a real difference" or "within the noise"), in every notebook and
 experiment, is this function's. With three
 seeds that interval is wide (the t factor is about 2.8-4.3 instead of 2); a difference it
 calls "within the noise" may still be real, only not shown by this experiment.
+
+:func:`rank` applies the rule to several settings at once: the best mean against each of the
+others, so that a table of results can say "tied" where the experiment tells nothing apart.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from course_utils.context import RunContext
 from course_utils.env import seed_everything
 
-__all__ = ["Comparison", "SeedRuns", "compare", "compare_paired", "run_seeds"]
+__all__ = ["Comparison", "Ranking", "SeedRuns", "compare", "compare_paired", "rank", "run_seeds"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,44 @@ def compare(a: SeedRuns, b: SeedRuns, metric: str = "value", *, min_noise: float
     else:
         half = 0.0
     return Comparison(difference=a.mean(metric) - b.mean(metric), half_width=max(half, min_noise))
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Several settings against the one with the best mean; every verdict is :func:`compare`'s."""
+
+    best: str
+    """The setting with the highest mean (not shown better unless the others differ from it)."""
+    comparisons: Mapping[str, Comparison]
+    """Every other setting minus the best, in the order the settings were given."""
+
+    @property
+    def tied(self) -> tuple[str, ...]:
+        """The settings within the noise of the best: this experiment cannot tell them from it."""
+        return tuple(name for name, c in self.comparisons.items() if not c.differs)
+
+    @property
+    def worse(self) -> tuple[str, ...]:
+        """The settings shown worse than the best (a real difference)."""
+        return tuple(name for name, c in self.comparisons.items() if c.differs)
+
+    @property
+    def all_tied(self) -> bool:
+        """True when no setting is shown worse than the best: there is no winner to name."""
+        return not self.worse
+
+
+def rank(runs: Mapping[str, SeedRuns], metric: str = "value", *, min_noise: float = 0.0) -> Ranking:
+    """The setting of ``runs`` with the highest mean of ``metric``, compared with each other one.
+
+    Higher is better (rank an error by a metric that is its negative, or read ``worse`` as
+    better). ``min_noise`` is :func:`compare`'s floor under the noise.
+    """
+    if len(runs) < 2:
+        raise ValueError(f"Give at least two settings to rank, got {list(runs)}.")
+    best = max(runs, key=lambda name: runs[name].mean(metric))
+    return Ranking(best=best, comparisons={name: compare(runs[name], runs[best], metric, min_noise=min_noise)
+                                           for name in runs if name != best})
 
 
 def compare_paired(differences: Sequence[float], *, min_noise: float = 0.0) -> Comparison:

@@ -1,6 +1,8 @@
-"""Checkers for notebook 07 (optimizers, schedules, losses): label-smoothed cross-entropy, the
-expected calibration error, and one AdamW step, each written by hand. The expected values come
-from ``F.cross_entropy``, the course's ``expected_calibration_error`` and ``torch.optim.AdamW``;
+"""Checkers for notebook 07 (optimizers, schedules, losses): its two predictions (StepLR's rate in
+a given epoch, the confidence label smoothing rewards) and its exercises, label-smoothed
+cross-entropy, the expected calibration error and one AdamW step, each written by hand. The
+expected values come from ``make_schedule`` (``torch.optim.lr_scheduler.StepLR``),
+``F.cross_entropy``, the course's ``expected_calibration_error`` and ``torch.optim.AdamW``;
 every check runs on a few small tensors it makes itself, in milliseconds."""
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.analysis.calibration import expected_calibration_error, reliability
+from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.training.schedules import make_schedule, schedule_rates
 
-__all__ = ["check_adamw_step", "check_calibration_error", "check_smoothed_cross_entropy"]
+__all__ = [
+    "check_adamw_step",
+    "check_calibration_error",
+    "check_smoothed_confidence",
+    "check_smoothed_cross_entropy",
+    "check_step_factor",
+]
 
 
 def _as_number(value: object, call: str) -> torch.Tensor:
@@ -27,6 +37,66 @@ def _as_number(value: object, call: str) -> torch.Tensor:
 def _close(value: torch.Tensor, expected: torch.Tensor | float) -> bool:
     expected = torch.as_tensor(expected, dtype=torch.float64)
     return value.shape == expected.shape and torch.allclose(value, expected, rtol=1e-4, atol=1e-6)
+
+
+# --- predictions: StepLR's rate in an epoch, the confidence label smoothing rewards -------------
+
+
+@checker
+def check_step_factor(step_factor: object, *, epoch: int = 8, epochs: int = 10, step_size: int = 4,
+                      gamma: float = 0.1) -> Verdict:
+    """Predict: by what factor is the rate of ``epoch`` (counted from 1) smaller than the peak, under
+    ``StepLR(step_size, gamma)`` stepped once after every epoch (as ``fit`` does)?"""
+    rates = schedule_rates(lambda optimizer: make_schedule("step", optimizer, epochs=epochs, step_size=step_size,
+                                                           gamma=gamma), epochs)
+    expected = round(rates[0] / rates[epoch - 1])
+    steps_taken = (epoch - 1) // step_size
+    return compare_prediction(
+        step_factor, expected, what=f"the factor by which epoch {epoch}'s rate is smaller than the peak",
+        because=f"StepLR steps at the end of every {step_size}th epoch, and a step at the end of epoch "
+                f"{epoch} comes too late for it: {steps_taken} step{'s' if steps_taken != 1 else ''} of "
+                f"÷{1 / gamma:g} before it.",
+        slips=[
+            (round(1 / gamma ** (epoch // step_size)), f"that counts the step at the end of epoch {epoch} too: "
+             f"the scheduler steps after an epoch ends, so epoch {epoch} still trains at the rate set before it."),
+            (1, f"the rate of epoch {epoch} is no longer the peak: StepLR multiplies it by gamma every "
+                f"{step_size} epochs."),
+            (round(1 / gamma ** (epoch - 1)), f"that multiplies by gamma after every epoch: StepLR does it once "
+             f"every step_size = {step_size} epochs."),
+            (gamma ** steps_taken, "that is the rate as a fraction of the peak; the question asks by what "
+             "factor it is smaller: the peak divided by that rate."),
+        ],
+        hint=f"count the steps StepLR has taken before epoch {epoch} starts (one after each {step_size} epochs), "
+             f"and multiply the factors.",
+    )
+
+
+@checker
+def check_smoothed_confidence(confidence: object, *, epsilon: float = 0.1, classes: int = 102) -> Verdict:
+    """Predict: the probability of the right class at which one image's loss under
+    ``CrossEntropyLoss(label_smoothing=epsilon)`` is lowest, with ``classes`` classes (three decimals)."""
+    logits = torch.zeros(1, classes, dtype=torch.float64, requires_grad=True)
+    F.cross_entropy(logits, torch.tensor([0]), label_smoothing=epsilon).backward()
+    # the gradient with respect to the logits is softmax(z) − target, and softmax(0) is 1/K everywhere
+    assert logits.grad is not None
+    target = 1 / classes - logits.grad[0]
+    expected = float(target[0])
+    return compare_prediction(
+        confidence, expected, tolerance=5e-4,
+        what=f"the confidence that smoothing with ε = {epsilon:g} rewards most ({classes} classes)",
+        because="cross-entropy is lowest where the prediction equals the target, and the target gives the "
+                "right class 1 − ε plus its share ε/K of what was spread.",
+        slips=[
+            (1.0, "that is what plain cross-entropy pushes towards; with label_smoothing the target of the "
+                  "right class is below 1, and the loss is lowest where the prediction equals the target."),
+            (1 - epsilon, "that leaves out the right class's own share of ε: PyTorch spreads ε over all K "
+                          "classes, the right one included."),
+            (epsilon / classes, "that is what each wrong class gets; the right class keeps 1 − ε on top "
+                                "of its share."),
+        ],
+        hint="cross-entropy against a target is lowest where the predicted probabilities equal the target; "
+             "work out the target of the right class (three decimals).",
+    )
 
 
 # --- 1. label smoothing ------------------------------------------------------------------------

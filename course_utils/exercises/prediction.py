@@ -42,14 +42,14 @@ def _number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _same(answer: Any, value: Value) -> bool:
+def _same(answer: Any, value: Value, tolerance: float = 0.0) -> bool:
     if isinstance(value, tuple):
         return (isinstance(answer, (tuple, list)) and len(answer) == len(value)
-                and all(_number(a) and a == v for a, v in zip(answer, value, strict=True)))
-    return _number(answer) and answer == value
+                and all(_same(a, v, tolerance) for a, v in zip(answer, value, strict=True)))
+    return _number(answer) and abs(answer - value) <= tolerance
 
 
-def _well_formed(answer: Any, expected: Value, what: str) -> None:
+def _well_formed(answer: Any, expected: Value, what: str, whole: bool = True) -> None:
     """Refuse an answer of the wrong kind, with a sentence saying which kind is wanted."""
     if isinstance(expected, tuple):
         if not isinstance(answer, (tuple, list)) or len(answer) != len(expected):
@@ -62,28 +62,31 @@ def _well_formed(answer: Any, expected: Value, what: str) -> None:
         if not _number(value):
             raise Mistake(_("answer with a number for {what}; got {type} {value}.").format(
                 what=what, type=type(value).__name__, value=repr(value)))
-        if not isinstance(value, Integral) and not float(value).is_integer():
+        if whole and not isinstance(value, Integral) and not float(value).is_integer():
             raise Mistake(_("{value:g} is not a whole number, and {what} is counted in whole numbers: "
                             "think about what PyTorch does with the fraction.").format(value=value, what=what))
 
 
 def compare_prediction(answer: Any, expected: Value, *, what: str, because: str,
-                       slips: Sequence[Slip] = (), hint: str = "") -> Verdict:
+                       slips: Sequence[Slip] = (), hint: str = "", tolerance: float = 0.0) -> Verdict:
     """Compare a prediction with ``expected``; name the slip it matches, if any.
 
     - ``what``: what was predicted ("the output side"), used in the messages;
     - ``because``: why the answer is right, said when it is (one clause);
     - ``slips``: the usual wrong answers, each computed by the slip's formula, with its
       sentence; a slip whose value happens to equal ``expected`` is skipped;
-    - ``hint``: what to reconsider, for a wrong answer that matches no slip.
+    - ``hint``: what to reconsider, for a wrong answer that matches no slip;
+    - ``tolerance``: for a prediction that is not a whole number (a probability, a rate), how
+      far from ``expected`` (and from each slip) an answer may lie and still count as it; say in
+      the question how many decimals are wanted. 0, the default, wants exact whole numbers.
 
     Returns :func:`right`; raises :class:`Mistake` with one sentence otherwise.
     """
     for value, sentence in slips:
-        if not _same(expected, value) and _same(answer, value):
+        if not _same(expected, value, tolerance) and _same(answer, value, tolerance):
             raise Mistake(sentence)
-    _well_formed(answer, expected, what)
-    if _same(answer, expected):
+    _well_formed(answer, expected, what, whole=tolerance == 0)
+    if _same(answer, expected, tolerance):
         return right(_("{what} is {value}: {because}").format(what=what, value=_show(expected), because=because))
     if hint:
         raise Mistake(_("{answer} is not {what}: {hint}").format(answer=_show(answer), what=what, hint=hint))

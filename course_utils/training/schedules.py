@@ -26,28 +26,35 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "warmup-cosine", "one-cycle")
 
 
-def make_optimizer(name: str, params: Iterable, lr: float, *, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """A ``torch.optim`` optimizer by name (see :data:`OPTIMIZERS`) at rate ``lr``.
+def make_optimizer(name: str, params: Iterable, lr: float, *, weight_decay: float | None = None) -> torch.optim.Optimizer:
+    """A ``torch.optim`` optimizer by name (see :data:`OPTIMIZERS`) at rate ``lr``; every other
+    setting at PyTorch's default.
 
-    ``weight_decay`` is L2 regularisation added to the gradient for all but ``"adamw"``,
-    where it is decoupled (the weights shrink by ``lr · weight_decay`` each step, apart from
-    the adaptive scaling): the difference notebook 07 measures.
+    ``weight_decay``: None (the default) keeps each optimizer's own default, which is 0 for all
+    but ``"adamw"``: ``torch.optim.AdamW`` decays by 0.01 unless told otherwise. A number sets it
+    for any optimizer (``0.0``: no decay, AdamW included). It is L2 regularisation added to the
+    gradient for all but ``"adamw"``, where it is decoupled (the weights shrink by
+    ``lr · weight_decay`` each step, apart from the adaptive scaling): the difference notebook 07
+    measures.
     """
     if not lr > 0:
         raise ValueError(f"The learning rate must be positive, got {lr}.")
+    if weight_decay is not None and not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be 0 or more (None: PyTorch's default), got {weight_decay}.")
+    decay: dict[str, Any] = {} if weight_decay is None else {"weight_decay": weight_decay}
     key = name.lower()
     if key == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, **decay)
     if key == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, **decay)
     if key == "nesterov":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, **decay)
     if key == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.RMSprop(params, lr=lr, **decay)
     if key == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, **decay)
     if key == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, **decay)
     raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
 
 
