@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 import torch
 from torch import nn
@@ -107,6 +108,7 @@ def initialize_model(model_name: str, num_classes: int, feature_extract: bool,
         return nn.Sequential(nn.Linear(num_ftrs, num_classes), nn.LogSoftmax(dim=1))
 
     weights = "DEFAULT" if use_pretrained else None
+    model_ft: Any = None  # each branch builds its own kind of network
     input_size = 224
     if model_name == "resnet":
         model_ft = models.resnet152(weights=weights)
