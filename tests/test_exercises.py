@@ -56,7 +56,12 @@ from course_utils.exercises.receptive_fields import (
     check_stacked_field,
 )
 from course_utils.exercises.start import check_offline_wait, check_output_at
-from course_utils.exercises.transfer import check_freeze, check_notes_head
+from course_utils.exercises.transfer import (
+    check_backbone_passes,
+    check_freeze,
+    check_notes_head,
+    check_stage1_parameters,
+)
 from course_utils.exercises.verdict import Mistake, NotRight
 from course_utils.lessons.architectures import FirstCNN
 from course_utils.lessons.receptive_field import receptive_field
@@ -76,6 +81,7 @@ PREDICTIONS = [
     check_parameters_at_224, check_alexnet_side, check_notes_layers,
     check_stacked_field, check_stack_weights,
     check_lrs_entries, check_shortcut_parameters,
+    check_stage1_parameters, check_backbone_passes,
 ]
 CHECKERS += PREDICTIONS
 
@@ -438,6 +444,16 @@ WRONG = [
     (check_freeze, _freeze_first_only, "5 of 6 parameter tensors still train"),
     (check_freeze, _attribute_only, "only sets an attribute"),
     (check_freeze, _freeze_always, "nothing may be frozen"),
+    (check_stage1_parameters, 2048 * 102, "keeps its biases"),
+    (check_stage1_parameters, 2048 * 1000 + 1000, "ImageNet's old head"),
+    (check_stage1_parameters, 2048 * 102 + 2048, "per class, not per input feature"),
+    (check_stage1_parameters, 58_352_806, "froze every pretrained weight"),
+    (check_stage1_parameters, 102, "created after set_parameter_requires_grad"),
+    (check_backbone_passes, (3, 3), "that is their point"),
+    (check_backbone_passes, (1, 1), "not the arithmetic"),
+    (check_backbone_passes, (3, 0), "one backbone pass"),
+    (check_backbone_passes, (6, 1), "once per epoch"),
+    (check_backbone_passes, 3, "give (backbone passes"),
     # 07: label smoothing; the expected calibration error; one AdamW step
     (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: e / (k - 1)), "over the K − 1 wrong classes"),
     (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: 0.0), "it must still sum to 1"),
@@ -491,6 +507,8 @@ REFERENCE_PREDICTIONS = [
     (check_stack_weights, 3 * 3 * 3),
     (check_lrs_entries, 2 + 1),
     (check_shortcut_parameters, 1 * 1 * 64 * 128 + 2 * 128),
+    (check_stage1_parameters, 2048 * 102 + 102),
+    (check_backbone_passes, (3, 1)),
 ]
 
 
