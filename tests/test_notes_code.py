@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import inspect
 import io
+from dataclasses import replace
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def notes_run(model: nn.Module, data: dict, epochs: int, tmp_path: Path, *, is_i
 
 
 def fit_run(model: nn.Module, data: dict, epochs: int, context) -> object:
+    """fit in the notes' memory layout (channels_last adds in another order: the last digits would differ)."""
+    context = replace(context, channels_last=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1)
     return fit(model, data["train"], data["valid"], epochs=epochs, optimizer=optimizer, scheduler=scheduler,

@@ -75,7 +75,9 @@ def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence
     settings = settings or TransformSettings()
     n = len(images)
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    # constrained layout keeps each row's titles clear of the pictures above (tight_layout does not
+    # reserve room for titles of axes that are switched off)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False, layout="constrained")
     pictures = denormalize(images.detach().cpu().float(), settings.mean, settings.std)
     for ax, picture, label in zip(axes.flat, pictures, labels.tolist(), strict=False):
         ax.imshow(picture.permute(1, 2, 0).numpy())
@@ -84,7 +86,6 @@ def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence
         ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

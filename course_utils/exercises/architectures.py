@@ -154,15 +154,16 @@ def check_shortcut_parameters(parameters: int, in_channels: int = 64, out_channe
         hint="the shortcut is a 1×1 convolution followed by a BatchNorm.")
 
 
-def _valid_data() -> tuple[nn.Module, DataLoader]:
+def _valid_data() -> tuple[nn.Sequential, DataLoader]:
     """A small model with BatchNorm (so that a missing ``model.eval()`` shows) and batches of 4, 4 and 2."""
     generator = torch.Generator().manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    norm = nn.BatchNorm1d(8)
+    model = nn.Sequential(nn.Linear(6, 8), norm, nn.ReLU(), nn.Linear(8, 3))
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(torch.randn(parameter.shape, generator=generator))
-        model[1].running_mean.copy_(torch.randn(8, generator=generator))
-        model[1].running_var.uniform_(0.5, 2.0, generator=generator)
+        norm.running_mean = torch.randn(8, generator=generator)
+        norm.running_var = torch.rand(8, generator=generator) * 1.5 + 0.5
     data = TensorDataset(torch.randn(10, 6, generator=generator), torch.randint(0, 3, (10,), generator=generator))
     return model.train(), DataLoader(data, batch_size=4)
 
@@ -218,9 +219,11 @@ def check_valid_phase(valid_phase: Callable[..., tuple]) -> Verdict:
     if best_acc != epoch_acc or not isinstance(best_wts, dict) or set(best_wts) != set(model.state_dict()):
         raise Mistake("this epoch beats best_acc = 0.0, so best_acc becomes epoch_acc and best_model_wts "
                       "the model's state_dict().")
+    first = model[0]
+    assert isinstance(first, nn.Linear)
     with torch.no_grad():
-        model[0].weight.add_(1.0)  # the next epoch's training changes the model...
-    if torch.equal(best_wts["0.weight"], model[0].weight):  # ...but not the weights kept as the best
+        first.weight.add_(1.0)  # the next epoch's training changes the model...
+    if torch.equal(best_wts["0.weight"], first.weight):  # ...but not the weights kept as the best
         raise Mistake("best_model_wts changed when the model trained on: state_dict() holds references to "
                       "the model's tensors; keep a copy, copy.deepcopy(model.state_dict()).")
     kept = {"sentinel": torch.zeros(1)}

@@ -89,7 +89,9 @@ def check_stage1_parameters(parameters: int, num_classes: int = 102) -> Verdict:
     """Predict how many parameters train in the notes' stage 1: ResNet-152 frozen, a new head for 102 classes."""
     with torch.device("meta"):  # the notes' model, shapes only: no download, no memory
         model, _ = initialize_model("resnet", num_classes, feature_extract=True, use_pretrained=False)
-    features = model.fc[0].in_features
+    linear = model.get_submodule("fc.0")  # the new head: Sequential(Linear, LogSoftmax)
+    assert isinstance(linear, nn.Linear)
+    features = linear.in_features
     return compare_prediction(
         parameters, count_parameters(model, trainable_only=True), what="the number of parameters that train",
         because=f"only the new Linear({features}, {num_classes}) trains: {features}·{num_classes} weights and "

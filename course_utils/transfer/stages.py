@@ -75,12 +75,14 @@ def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: st
 def train_stage2(model: nn.Module, loaders: dict[str, Any], stage1_checkpoint: str | Path, checkpoint: str | Path,
                  config: TransferConfig, *, context: RunContext, extra: dict[str, Any] | None = None,
                  class_names: list[str] | None = None, compile: bool = False, resume: bool = False) -> History:
-    """Stage 2: from the best stage-1 checkpoint, everything but BatchNorm trains at a lower rate.
+    """Stage 2: from the best stage-1 checkpoint, the backbone (all of it but BatchNorm, or its last stage)
+    trains with the head at lower rates, as ``config`` says (:func:`~course_utils.transfer.recipe.stage2_optimizer`).
 
     ``resume`` continues from ``checkpoint`` when it holds finished stage-2 epochs.
     """
     model.to(context.device)  # before the optimizer state is loaded: it follows the parameters' device
-    optimizer, scheduler = stage2_optimizer(model, stage1_checkpoint, config, class_names=class_names)
+    optimizer, scheduler = stage2_optimizer(model, stage1_checkpoint, config, class_names=class_names,
+                                            steps_per_epoch=len(loaders["train"]))
     return fit(model, loaders["train"], loaders["valid"], epochs=config.stage2_epochs, optimizer=optimizer,
                scheduler=scheduler, criterion=nn.NLLLoss(), context=context, compile=compile,
                checkpoint=checkpoint, checkpoint_extra=extra, resume=resume, seed=config.seed)
