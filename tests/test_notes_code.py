@@ -32,12 +32,12 @@ TOLERANCE = 1e-4
 
 
 def defined_in_notebook(notebook: str, name: str) -> list[str]:
-    """The source of every ``def name`` in the notebook's code cells."""
+    """The source of every ``def name`` in the notebook's code cells, exercises' answers aside."""
     cells = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4).cells
     found = []
     for cell in cells:
-        if cell.cell_type != "code" or f"def {name}(" not in cell.source:
-            continue
+        if cell.cell_type != "code" or f"def {name}(" not in cell.source or "solution" in cell.metadata.get("tags", []):
+            continue  # (an exercise's answer cell may write it again)
         tree = ast.parse("\n".join(line for line in cell.source.splitlines()
                                    if not line.lstrip().startswith(("%", "!"))))
         found += [ast.get_source_segment(cell.source, node) for node in tree.body

@@ -138,5 +138,6 @@ def initialize_model(model_name: str, num_classes: int, feature_extract: bool,
         set_parameter_requires_grad(model_ft, feature_extract)
         model_ft.fc = head(model_ft.fc.in_features)
     else:
-        raise ValueError(f"Unknown model name {model_name!r}: choose one of {', '.join(NOTES_MODELS)}.")
+        raise ValueError(f"Unknown model name {model_name!r}: choose one of resnet, alexnet, vgg, squeezenet, "
+                         "densenet, inception, efficientnet_lite0.")
     return model_ft, input_size
