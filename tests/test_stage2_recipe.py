@@ -47,6 +47,8 @@ def test_the_notes_stage2_unfreezes_everything_but_batchnorm_at_one_rate(stage1,
     assert not any(p.requires_grad for p in batchnorm)
     assert len(head["params"]) + len(backbone["params"]) + len(batchnorm) == len(list(model.parameters()))
     assert optimizer.state[head["params"][0]]["step"] == 1  # the head's Adam state from stage 1
+    again, _ = stage2_optimizer(model, stage1, TransferConfig(step_size=None))  # called twice: the same groups
+    assert [len(g["params"]) for g in again.param_groups] == [len(head["params"]), len(backbone["params"])]
 
 
 def test_last_stage_and_discriminative_rates(stage1, context):
@@ -57,6 +59,9 @@ def test_last_stage_and_discriminative_rates(stage1, context):
     head, backbone = optimizer.param_groups
     last = last_stage_parameters(model)
     assert {id(p) for p in backbone["params"]} == {id(p) for p in last}
+    stage2_optimizer(model, stage1, TransferConfig())  # unfreezes everything; then the last stage alone again:
+    optimizer, scheduler = stage2_optimizer(model, stage1, config, steps_per_epoch=10)
+    head, backbone = optimizer.param_groups
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     assert trainable == {id(p) for p in last} | {id(p) for p in head["params"]}
     assert 0 < len(last) < len([p for p in model.parameters() if p.dim() > 1])  # part of the backbone only

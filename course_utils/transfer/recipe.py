@@ -182,12 +182,16 @@ def stage2_optimizer(
     state = TrainingState.load(stage1_checkpoint)
     check_compatible(state.to_dict(), model_name=config.model_name, class_names=class_names)
     model.load_state_dict(state.best_weights())
-    optimizer = torch.optim.Adam(list(head_parameters(model)))
+    head = list(head_parameters(model))
+    optimizer = torch.optim.Adam(head)
     optimizer.load_state_dict(state.optimizer)  # the head's Adam state from stage 1
+    model.requires_grad_(False)  # from stage 1's state, whatever was unfrozen before: the head alone trains
+    for p in head:
+        p.requires_grad = True
     if config.stage2_layers == "all":
         backbone = unfreeze(model, batchnorm=config.stage2_batchnorm)
     else:
-        backbone = [p for p in last_stage_parameters(model) if not p.requires_grad]
+        backbone = last_stage_parameters(model)
         for p in backbone:
             p.requires_grad = True
     for group in optimizer.param_groups:
