@@ -177,3 +177,41 @@ def test_clean_notebook_finishes_bars_and_keeps_other_widgets():
     assert "execution" not in notebook["cells"][0]["metadata"]
     assert set(notebook["metadata"]["widgets"][WIDGET_STATE]["state"]) == {"explorer", "slider"}
     assert not unfinished_bars(notebook)
+
+
+MACHINE_PATHS = re.compile(r"(?<![\w.~])/(?:work|root|tmp|home)/")
+"""An absolute path of the machine that ran the notebook: ``/work/...``, ``/root/.cache/...``."""
+
+
+def machine_paths(notebook: dict) -> list[str]:
+    """Outputs that show an absolute path of the machine that made them (cell index and the line)."""
+    found = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for output in cell.get("outputs", []):
+            texts = _texts(output)
+            html = output.get("data", {}).get("text/html")
+            if html is not None:
+                texts.append("".join(html) if isinstance(html, list) else html)
+            for text in texts:
+                found += [f"cell {index}: {line.strip()[:100]}" for line in text.splitlines() if MACHINE_PATHS.search(line)]
+    return found
+
+
+def test_outputs_show_no_machine_paths(notebook_path: Path):
+    shown = machine_paths(_load(notebook_path))
+    assert not shown, (
+        f"{notebook_path.name}: outputs show this machine's paths: {shown[:3]}. Print paths with "
+        "course_utils.env.shown_path (relative, or under ~), or relative to the data folder, and run it again.")
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("checkpoint: /work/main/data/runs/06/stage1.pt", True),
+    ("not cached (/root/.cache/torch/hub/checkpoints/x.pth)", True),
+    ("saved in /tmp/xyz", True),
+    ("your folder ../shared/data/flowers102-small ($COURSE_FLOWERS_DIR)", False),
+    ("~/cnn-course/runs/06-flowers-1a2b3c4d5e/stage2.pt", False),
+    ("<data folder>/runs/06-flowers-1a2b3c4d5e", False),
+])
+def test_machine_paths_are_found(text, found):
+    notebook = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "text": text}]}]}
+    assert bool(machine_paths(notebook)) is found
