@@ -71,10 +71,12 @@ class TransferConfig:
     # Stage 1 on un-augmented images (the eval transform), as on cached features: with a frozen
     # backbone and few epochs, augmentation cost accuracy on the real subset (benchmarks/RESULTS.md).
     stage1_augment: bool = _setting(False, "stage 1 on augmented images (needs --no-stage1-features)")
-    stage1_epochs: int = _setting(6, "epochs of stage 1 (at most, with --stage1-patience)", metavar="N", minimum=1)
+    stage1_epochs: int = _setting(60, "epochs of stage 1 at most (it stops earlier, see --stage1-patience)",
+                                  metavar="N", minimum=1)
     stage1_lr: float = _setting(3e-3, "Adam's rate for the head", metavar="LR")
-    stage1_patience: int | None = _setting(None, "stop stage 1 after N epochs without a better validation "
-                                           "accuracy (default: run every epoch)", metavar="N", minimum=1)
+    stage1_patience: int | None = _setting(8, "stop stage 1 after N epochs without a better validation "
+                                           "accuracy (on cached features an epoch costs milliseconds)", metavar="N",
+                                           minimum=1)
     stage2_epochs: int = _setting(6, "epochs of stage 2 (0: stage 1 alone, its best epoch is the result)",
                                   metavar="N", minimum=0)
     stage2_lr: float = _setting(1e-4, "rate for fine-tuning the backbone", metavar="LR")

@@ -55,7 +55,7 @@ from course_utils.training.loop import evaluate
 from course_utils.transfer.recipe import TransferConfig, model_card
 from course_utils.transfer.stages import finished, skip_stage2, train_stage1, train_stage2
 
-__all__ = ["TransferReport", "capstone_config", "capstone_folder", "capstone_transfer", "run_transfer"]
+__all__ = ["TransferReport", "capstone_config", "capstone_folder", "capstone_transfer", "flowers_identity", "run_transfer"]
 
 
 @dataclass
@@ -208,14 +208,19 @@ def capstone_folder(source: FlowerSource, config: TransferConfig, context: RunCo
     (ids and names), the model and the recipe (:func:`course_utils.storage.cache.run_folder`): switching
     the flowers or the recipe starts a new run in a new folder, and switching back finds the old one.
     """
+    return run_folder(context.data_dir, "06-flowers", {**flowers_identity(source), "model": config.model_name,
+                                                       "recipe": asdict(config)})
+
+
+def flowers_identity(source: FlowerSource) -> dict[str, Any]:
+    """What a run depends on in the flowers: the source's kind, every image's path and size (hashed), the
+    class list (ids and names). A run folder named after it changes when the flowers change."""
     assert source.root is not None
     root = Path(source.root)
     files = [[path.relative_to(root).as_posix(), path.stat().st_size]
              for split in ("train", "valid", "test") if (root / split).is_dir()
              for path in sorted((root / split).rglob("*")) if path.is_file()]
-    return run_folder(context.data_dir, "06-flowers", {
-        "source": source.kind, "files": cache_key({"files": files}), "classes": load_class_names(root),
-        "model": config.model_name, "recipe": asdict(config)})
+    return {"source": source.kind, "files": cache_key({"files": files}), "classes": load_class_names(root)}
 
 
 def capstone_transfer(context: RunContext, source: FlowerSource | None = None) -> TransferReport:
