@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import NullFormatter
 
 from course_utils.analysis.predictions import Predictions, right_and_wrong_pairs
 from course_utils.data.transforms import TransformSettings, denormalize
@@ -55,6 +56,9 @@ def plot_history(history: Curves, title: str | None = None) -> Figure:
     positive = [v for v in history.lr if v > 0]
     if positive and max(positive) / min(positive) >= 10:
         ax_lr.set_yscale("log")
+    if positive and len(set(positive)) <= 4:  # a constant or stepped rate: its values as the only ticks
+        ax_lr.set_yticks(sorted(set(positive)), [f"{v:g}" for v in sorted(set(positive))])
+        ax_lr.yaxis.set_minor_formatter(NullFormatter())
     ax_lr.set(title="learning rate", xlabel="epoch")
     for ax in (ax_loss, ax_acc):
         ax.legend()
