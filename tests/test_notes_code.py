@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 import inspect
 import io
-from dataclasses import replace
 from contextlib import redirect_stdout
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
