@@ -82,7 +82,8 @@ def test_bad_recipes_are_refused_before_any_work(stage1, context):
     with pytest.raises(ValueError, match="stage2_schedule must be one of"):
         TransferConfig(stage2_schedule="linear")
     with pytest.raises(ValueError, match="between 0 and stage2_epochs"):
-        TransferConfig(stage2_epochs=2, stage2_warmup_epochs=3)
+        TransferConfig(stage2_epochs=2, stage2_warmup_epochs=3, stage2_schedule="warm-up")
+    assert TransferConfig(stage2_epochs=0).stage2_epochs == 0  # stage 1 alone: the warm-up does not matter
     with pytest.raises(ValueError, match="steps_per_epoch"):
         stage2_optimizer(fresh(context), stage1, TransferConfig(stage2_schedule="cosine"))
 

@@ -105,7 +105,8 @@ class TransferConfig:
         if self.stage2_schedule not in STAGE2_SCHEDULES:
             raise ValueError(f"stage2_schedule must be one of {', '.join(STAGE2_SCHEDULES)}, "
                              f"got {self.stage2_schedule!r}.")
-        if not 0 <= self.stage2_warmup_epochs <= self.stage2_epochs:
+        if self.stage2_warmup_epochs < 0 or (self.stage2_schedule == "warm-up"
+                                             and self.stage2_warmup_epochs > self.stage2_epochs):
             raise ValueError(f"stage2_warmup_epochs must lie between 0 and stage2_epochs ({self.stage2_epochs}), "
                              f"got {self.stage2_warmup_epochs}.")
 
