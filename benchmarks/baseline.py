@@ -2,7 +2,10 @@
 # (the notes' own spelling is kept on purpose: this file is the reference)
 """THE REFERENCE, NOT THE COURSE: the lecture notes' ``train_model`` loop, written faithfully.
 
-This file exists only so that the benchmark can measure the course's training path
+The loop and the model set-up are the package's copy of the notes' code
+(:mod:`course_utils.training.notes_code`, which notebooks 05 and 06 define in code cells); this
+file adds the notes' data pipeline and the two stages' set-up. It exists only so that the
+benchmark can measure the course's training path
 (:mod:`course_utils.training.loop`, :mod:`course_utils.transfer.features`) against what the notes do.
 Do not import it from a notebook, and do not copy it: it keeps the notes' habits on
 purpose, including the slow and the questionable ones:
@@ -14,7 +17,7 @@ purpose, including the slow and the questionable ones:
 - ``DataLoader(batch_size, shuffle=True)`` with no worker processes: decoding and augmentation
   happen in the training process, between steps, and the validation loader shuffles too;
 - ``optimizer.zero_grad()``, ``torch.set_grad_enabled(phase == 'train')`` for validation instead
-  of ``inference_mode``, and ``loss.item()`` / ``torch.sum(preds == labels.data)`` per batch
+  of ``inference_mode``, and ``loss.item()`` / ``(preds == labels).sum().item()`` per batch
   (each one makes the CPU wait for the GPU);
 - ``copy.deepcopy(model.state_dict())`` and ``torch.save`` of the model and optimizer whenever
   the validation accuracy improves; ``scheduler.step()`` once per epoch;
@@ -30,13 +33,15 @@ equal ``course_utils.data.transforms``).
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import io
 import os
-import time
 
 import torch
 from torch import nn, optim
 from torchvision import datasets, transforms
+
+from course_utils.training import notes_code
 
 # ---------------------------------------------------------------------------------------
 # The notes' data pipeline: transforms, ImageFolder, DataLoader
@@ -89,20 +94,9 @@ def notes_dataloaders(data_dir: str, data_transforms: dict, batch_size: int = 8,
 # ---------------------------------------------------------------------------------------
 
 
-def set_parameter_requires_grad(model, feature_extracting):
-    if feature_extracting:
-        for param in model.parameters():
-            param.requires_grad = False
-
-
 def initialize_model(num_classes, feature_extract, use_pretrained=True):
     """The notes' ``initialize_model`` for the course's offline backbone, EfficientNet-Lite0."""
-    from course_utils.models.efficientnet_lite import efficientnet_lite0
-
-    model_ft = efficientnet_lite0(pretrained=use_pretrained)
-    set_parameter_requires_grad(model_ft, feature_extract)
-    num_ftrs = model_ft.fc.in_features
-    model_ft.fc = nn.Sequential(nn.Linear(num_ftrs, num_classes), nn.LogSoftmax(dim=1))
+    model_ft, _ = notes_code.initialize_model("efficientnet_lite0", num_classes, feature_extract, use_pretrained)
     return model_ft
 
 
@@ -143,111 +137,13 @@ def stage2_setup(model_ft, checkpoint_file, lr=1e-4):
 
 
 # ---------------------------------------------------------------------------------------
-# The notes' training loop
+# The notes' training loop: course_utils.training.notes_code.train_model (notebook 05 shows it)
 # ---------------------------------------------------------------------------------------
 
 
 def train_model(model, dataloaders, criterion, optimizer, scheduler, device, num_epochs=25,
-                is_inception=False, filename='checkpoint.pth', verbose=False):
-    """The notes' ``train_model``: train and valid phases per epoch, best weights kept and saved.
-
-    Returns ``model, val_acc_history, train_acc_history, valid_losses, train_losses, LRs``.
-    (The notes read ``scheduler`` and ``device`` from global variables; here they are
-    arguments, and ``verbose=False`` silences the per-epoch prints.)
-    """
-    since = time.time()
-    best_acc = 0
-    model.to(device)
-
-    val_acc_history = []
-    train_acc_history = []
-    train_losses = []
-    valid_losses = []
-    LRs = [optimizer.param_groups[0]['lr']]
-
-    best_model_wts = copy.deepcopy(model.state_dict())
-
-    for epoch in range(num_epochs):
-        if verbose:
-            print('Epoch {}/{}'.format(epoch, num_epochs - 1))
-            print('-' * 10)
-
-        # 训练和验证
-        for phase in ['train', 'valid']:
-            if phase == 'train':
-                model.train()  # 训练
-            else:
-                model.eval()  # 验证
-
-            running_loss = 0.0
-            running_corrects = 0
-
-            # 把数据都取个遍
-            for inputs, labels in dataloaders[phase]:
-                inputs = inputs.to(device)
-                labels = labels.to(device)
-
-                # 清零
-                optimizer.zero_grad()
-                # 只有训练的时候计算和更新梯度
-                with torch.set_grad_enabled(phase == 'train'):
-                    if is_inception and phase == 'train':
-                        outputs, aux_outputs = model(inputs)
-                        loss1 = criterion(outputs, labels)
-                        loss2 = criterion(aux_outputs, labels)
-                        loss = loss1 + 0.4 * loss2
-                    else:  # resnet 执行的是这里
-                        outputs = model(inputs)
-                        loss = criterion(outputs, labels)
-
-                    _, preds = torch.max(outputs, 1)
-
-                    # 训练阶段更新权重
-                    if phase == 'train':
-                        loss.backward()
-                        optimizer.step()
-
-                # 计算损失
-                running_loss += loss.item() * inputs.size(0)
-                running_corrects += torch.sum(preds == labels.data)
-
-            epoch_loss = running_loss / len(dataloaders[phase].dataset)
-            epoch_acc = running_corrects.double() / len(dataloaders[phase].dataset)
-
-            time_elapsed = time.time() - since
-            if verbose:
-                print('Time elapsed {:.0f}m {:.0f}s'.format(time_elapsed // 60, time_elapsed % 60))
-                print('{} Loss: {:.4f} Acc: {:.4f}'.format(phase, epoch_loss, epoch_acc))
-
-            # 得到最好那次的模型
-            if phase == 'valid' and epoch_acc > best_acc:
-                best_acc = epoch_acc
-                best_model_wts = copy.deepcopy(model.state_dict())
-                state = {
-                    'state_dict': model.state_dict(),
-                    'best_acc': best_acc,
-                    'optimizer': optimizer.state_dict(),
-                }
-                torch.save(state, filename)
-            if phase == 'valid':
-                val_acc_history.append(epoch_acc)
-                valid_losses.append(epoch_loss)
-            if phase == 'train':
-                train_acc_history.append(epoch_acc)
-                train_losses.append(epoch_loss)
-
-        if verbose:
-            print('Optimizer learning rate : {:.7f}'.format(optimizer.param_groups[0]['lr']))
-        LRs.append(optimizer.param_groups[0]['lr'])
-        scheduler.step()  # 学习率衰减
-        if verbose:
-            print()
-
-    time_elapsed = time.time() - since
-    if verbose:
-        print('Training complete in {:.0f}m {:.0f}s'.format(time_elapsed // 60, time_elapsed % 60))
-        print('Best val Acc: {:4f}'.format(best_acc))
-
-    # 训练完后用最好的一次当做模型最终的结果
-    model.load_state_dict(best_model_wts)
-    return model, val_acc_history, train_acc_history, valid_losses, train_losses, LRs
+                is_inception=False, filename='checkpoint.pth'):
+    """The notes' ``train_model`` (the package's copy, which notebook 05 defines), its prints silenced."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return notes_code.train_model(model, dataloaders, criterion, optimizer, scheduler, num_epochs=num_epochs,
+                                      is_inception=is_inception, filename=filename, device=device)

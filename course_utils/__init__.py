@@ -49,6 +49,7 @@ loads nothing heavy.
 
 ``training/`` — the training loop and what it needs (05–08)
   ``training.loop``                   ``fit``: the notes' ``train_model`` grown up; ``evaluate``
+  ``training.notes_code``             the notes' own ``train_model``, ``initialize_model``, ``set_parameter_requires_grad`` (05, 06)
   ``training.batches``                ``fit``'s small steps: argument checks, batches, losses
   ``training.history``                what a run measured, epoch by epoch
   ``training.resume``                 the one checkpoint builder, and resuming from it

@@ -3,6 +3,9 @@ one-sentence message, and an unanswered exercise reports "not done yet" without 
 
 from __future__ import annotations
 
+import contextlib
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,7 +13,13 @@ from torch import nn
 
 from course_utils.analysis.calibration import expected_calibration_error, reliability
 from course_utils.exercises import NotDone, Verdict
-from course_utils.exercises.architectures import check_residual_block, check_strided_first_cnn
+from course_utils.exercises.architectures import (
+    check_lrs_entries,
+    check_residual_block,
+    check_shortcut_parameters,
+    check_strided_first_cnn,
+    check_valid_phase,
+)
 from course_utils.exercises.convolution import (
     check_blur_kernel,
     check_exact_strides,
@@ -49,7 +58,12 @@ from course_utils.exercises.receptive_fields import (
     check_stacked_field,
 )
 from course_utils.exercises.start import check_offline_wait, check_output_at
-from course_utils.exercises.transfer import check_freeze, check_notes_head
+from course_utils.exercises.transfer import (
+    check_backbone_passes,
+    check_freeze,
+    check_notes_head,
+    check_stage1_parameters,
+)
 from course_utils.exercises.verdict import Mistake, NotRight
 from course_utils.lessons.architectures import FirstCNN
 from course_utils.lessons.receptive_field import receptive_field
@@ -59,7 +73,7 @@ CHECKERS = [
     check_overlap_shape, check_avg_pool_2x2, check_max_pool_gradient, check_conv_parameters,
     check_doubled_widths, check_field_of, check_layers_for_field, check_residual_block,
     check_strided_first_cnn, check_notes_head, check_freeze, check_smoothed_cross_entropy,
-    check_calibration_error, check_adamw_step,
+    check_calibration_error, check_adamw_step, check_valid_phase,
 ]
 
 # Predict, then run (01-04, 07): each checks a value the learner commits to before the reveal cell.
@@ -69,6 +83,8 @@ PREDICTIONS = [
     check_parameters_at_224, check_alexnet_side, check_notes_layers,
     check_stacked_field, check_stack_weights,
     check_step_factor, check_smoothed_confidence,
+    check_lrs_entries, check_shortcut_parameters,
+    check_stage1_parameters, check_backbone_passes,
 ]
 CHECKERS += PREDICTIONS
 
@@ -150,6 +166,35 @@ def _first_cnn(**replace):
     for name, layer in replace.items():
         getattr(model, name)[2] = layer
     return model
+
+
+def _valid_phase(eval_mode=True, per_batch=False, deepcopy=True, always_keep=False, no_grad=True):
+    """The notes' valid phase and best-epoch bookkeeping, or one of its usual slips."""
+    def valid_phase(model, dataloader, criterion, best_acc, best_model_wts):
+        if eval_mode:
+            model.eval()
+        running_loss, running_corrects, batch_losses = 0.0, 0, []
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            for inputs, labels in dataloader:
+                outputs = model(inputs)
+                loss = criterion(outputs, labels)
+                running_loss += loss.item() * inputs.size(0)
+                batch_losses.append(loss.item())
+                running_corrects += (outputs.argmax(1) == labels).sum().item()
+        epoch_loss = running_loss / len(dataloader.dataset)
+        if per_batch:
+            epoch_loss = sum(batch_losses) / len(batch_losses)
+        epoch_acc = running_corrects / len(dataloader.dataset)
+        if epoch_acc > best_acc or always_keep:
+            best_acc = epoch_acc
+            best_model_wts = copy.deepcopy(model.state_dict()) if deepcopy else model.state_dict()
+        return epoch_loss, epoch_acc, best_acc, best_model_wts
+    return valid_phase
+
+
+def test_the_notes_valid_phase_is_right(capsys):
+    assert check_valid_phase(_valid_phase()).status == "right"
+    assert capsys.readouterr().out.startswith("✓ right")
 
 
 def _freeze_first_only(model, feature_extract):
@@ -377,6 +422,19 @@ WRONG = [
     (check_strided_first_cnn, _first_cnn(conv1=nn.Conv2d(16, 16, 3, 2), conv2=nn.Conv2d(32, 32, 3, 2)), "gives 13×13"),
     (check_strided_first_cnn, _first_cnn(conv1=nn.Conv2d(16, 16, 2, 2), conv2=nn.Identity()), "found 1"),
     (check_strided_first_cnn, FirstCNN, "give the network itself"),
+    (check_lrs_entries, 2, "LRs does not start empty"),
+    (check_lrs_entries, 5, "not once per phase"),
+    (check_lrs_entries, 7, "count the append"),
+    (check_shortcut_parameters, 64 * 128, "BatchNorm has parameters too"),
+    (check_shortcut_parameters, 64 * 128 + 3 * 128, "has no bias"),
+    (check_shortcut_parameters, 64 * 128 + 4 * 128, "buffers, not parameters"),
+    (check_shortcut_parameters, 9 * 64 * 128 + 2 * 128, "not 3×3"),
+    (check_valid_phase, _valid_phase(eval_mode=False), "call model.eval() first"),
+    (check_valid_phase, _valid_phase(per_batch=True), "the last batch is smaller"),
+    (check_valid_phase, _valid_phase(deepcopy=False), "copy.deepcopy(model.state_dict())"),
+    (check_valid_phase, _valid_phase(always_keep=True), "must leave best_acc and best_model_wts"),
+    (check_valid_phase, _valid_phase(no_grad=False), "torch.no_grad()"),
+    (check_valid_phase, lambda model, loader, criterion, best_acc, wts: (0.0, 0.0), "return four values"),
     # 06: the notes' head; freezing the backbone
     (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, c), nn.Softmax(dim=1)), "use LogSoftmax instead of Softmax"),
     (check_notes_head, lambda f, c: nn.Sequential(nn.Linear(f, c), nn.LogSoftmax(dim=0)), "over the batch (dim=0)"),
@@ -389,6 +447,16 @@ WRONG = [
     (check_freeze, _freeze_first_only, "5 of 6 parameter tensors still train"),
     (check_freeze, _attribute_only, "only sets an attribute"),
     (check_freeze, _freeze_always, "nothing may be frozen"),
+    (check_stage1_parameters, 2048 * 102, "keeps its biases"),
+    (check_stage1_parameters, 2048 * 1000 + 1000, "ImageNet's old head"),
+    (check_stage1_parameters, 2048 * 102 + 2048, "per class, not per input feature"),
+    (check_stage1_parameters, 58_352_806, "froze every pretrained weight"),
+    (check_stage1_parameters, 102, "created after set_parameter_requires_grad"),
+    (check_backbone_passes, (3, 3), "that is their point"),
+    (check_backbone_passes, (1, 1), "not the arithmetic"),
+    (check_backbone_passes, (3, 0), "one backbone pass"),
+    (check_backbone_passes, (6, 1), "once per epoch"),
+    (check_backbone_passes, 3, "give (backbone passes"),
     # 07: label smoothing; the expected calibration error; one AdamW step
     (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: e / (k - 1)), "over the K − 1 wrong classes"),
     (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: 0.0), "it must still sum to 1"),
@@ -453,6 +521,10 @@ REFERENCE_PREDICTIONS = [
     (check_stack_weights, 3 * 3 * 3),
     (check_step_factor, 10 ** ((8 - 1) // 4)),
     (check_smoothed_confidence, 1 - 0.1 + 0.1 / 102),
+    (check_lrs_entries, 2 + 1),
+    (check_shortcut_parameters, 1 * 1 * 64 * 128 + 2 * 128),
+    (check_stage1_parameters, 2048 * 102 + 102),
+    (check_backbone_passes, (3, 1)),
 ]
 
 

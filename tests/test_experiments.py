@@ -67,3 +67,20 @@ def test_bad_input(context):
         run_seeds(lambda s: "x", seeds=(0,), progress=False, context=context)
     with pytest.raises(ValueError, match="two seeds"):
         compare(_runs([1.0]), _runs([1.0, 2.0]))
+
+
+def test_compare_paired_on_two_models_right_or_wrong_on_the_same_images():
+    """Notebook 06's use: one difference per image (right minus right), only disagreements add noise."""
+    from course_utils.analysis.seeds import compare_paired
+
+    def paired(a, b):
+        return compare_paired([x - y for x, y in zip(a, b, strict=True)])
+
+    same = [True] * 80 + [False] * 20
+    assert paired(same, same).difference == 0 and not paired(same, same).differs
+    better = [True] * 95 + [False] * 5  # right on 15 more images, never worse
+    clear = paired(better, same)
+    assert clear.difference == pytest.approx(0.15) and clear.differs
+    swapped = [True] * 70 + [False] * 10 + [True] * 12 + [False] * 8  # 10 lost, 12 won: +2 images of 100
+    noisy = paired(swapped, same)
+    assert noisy.difference == pytest.approx(0.02) and not noisy.differs and "within the noise" in str(noisy)

@@ -100,3 +100,30 @@ def test_stage1_the_notes_way_on_images_also_runs(synthetic, tmp_path):
     assert load_checkpoint(tmp_path / "run" / "stage1.pt")["epoch"] == 2
     with pytest.raises(ValueError, match="stage1_features=False"):  # refused before any work
         quick(stage1_augment=True)
+
+
+def test_the_capstone_run_is_named_after_its_inputs_and_a_finished_one_trains_nothing(synthetic, tmp_path, monkeypatch,
+                                                                                    flower_folder, capsys):
+    """Notebook 06's run (which 08 reuses): a second call trains neither stage; other flowers, another folder."""
+    from course_utils.env import run_context as fresh_context
+    from course_utils.transfer.run import capstone_config, capstone_folder, capstone_transfer
+
+    monkeypatch.setenv("COURSE_FAST", "1")
+    context = fresh_context(device="cpu")
+    first = capstone_transfer(context, synthetic)
+    trained = capsys.readouterr().out
+    assert "epoch 1/" in trained and first.stage2.epochs == capstone_config(context).stage2_epochs
+    assert first.out_dir == capstone_folder(synthetic, capstone_config(context), context)
+    assert first.out_dir.parent == context.data_dir / "runs" and first.out_dir.name.startswith("06-flowers-")
+
+    again = capstone_transfer(context, synthetic)
+    reused = capsys.readouterr().out
+    assert "epoch 1/" not in reused, reused  # neither stage trained
+    assert "stage 1: finished" in reused and "Resuming from stage2.pt" in reused
+    assert again.weights == first.weights and again.test_accuracy == first.test_accuracy
+
+    other = find_flowers(flower_folder(tmp_path / "other", {s: ["1", "2", "3"] for s in ("train", "valid", "test")},
+                                       names={"1": "rose", "2": "tulip", "3": "daisy"}), context=context)
+    assert capstone_folder(other, capstone_config(context), context) != first.out_dir
+    changed = TransferConfig(stage2_lr=3e-5)
+    assert capstone_folder(synthetic, changed, context) != capstone_folder(synthetic, TransferConfig(), context)

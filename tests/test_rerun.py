@@ -213,6 +213,7 @@ def test_cached_features_are_reused_and_a_damaged_cache_is_rebuilt(tmp_path, flo
     assert not computed.from_cache
     reused = cached_features(model, dataset, **kwargs)  # the notebook run again
     assert reused.from_cache and torch.equal(reused.features, computed.features)
+    assert reused.seconds == 0 and reused.cold_seconds == computed.seconds > 0  # the cold cost is remembered
 
     computed.path.write_bytes(computed.path.read_bytes()[:100])  # a cache file cut short (disk full, kill)
     rebuilt = cached_features(model, dataset, **kwargs)

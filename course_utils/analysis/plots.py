@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import NullFormatter
 
 from course_utils.analysis.predictions import Predictions, right_and_wrong_pairs
 from course_utils.data.transforms import TransformSettings, denormalize
@@ -55,6 +56,9 @@ def plot_history(history: Curves, title: str | None = None) -> Figure:
     positive = [v for v in history.lr if v > 0]
     if positive and max(positive) / min(positive) >= 10:
         ax_lr.set_yscale("log")
+    if positive and len(set(positive)) <= 4:  # a constant or stepped rate: its values as the only ticks
+        ax_lr.set_yticks(sorted(set(positive)), [f"{v:g}" for v in sorted(set(positive))])
+        ax_lr.yaxis.set_minor_formatter(NullFormatter())
     ax_lr.set(title="learning rate", xlabel="epoch")
     for ax in (ax_loss, ax_acc):
         ax.legend()
@@ -75,7 +79,9 @@ def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence
     settings = settings or TransformSettings()
     n = len(images)
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    # constrained layout keeps each row's titles clear of the pictures above (tight_layout does not
+    # reserve room for titles of axes that are switched off)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False, layout="constrained")
     pictures = denormalize(images.detach().cpu().float(), settings.mean, settings.std)
     for ax, picture, label in zip(axes.flat, pictures, labels.tolist(), strict=False):
         ax.imshow(picture.permute(1, 2, 0).numpy())
@@ -84,7 +90,6 @@ def show_batch(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence
         ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

@@ -88,7 +88,8 @@ def add_dataclass_options(group: Any, cls: type) -> None:
         parse = _number(base, field.metadata.get("minimum")) if base in (int, float) else str
         shown = "not set" if default is None else default
         group.add_argument(option_name(field), dest=field.name, type=parse, default=default,
-                           metavar=field.metadata.get("metavar"), help=f"{text} (default: {shown})")
+                           choices=field.metadata.get("choices"), metavar=field.metadata.get("metavar"),
+                           help=f"{text} (default: {shown})")
 
 
 def config_from(args: argparse.Namespace) -> TransferConfig:

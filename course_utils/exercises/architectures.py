@@ -1,19 +1,30 @@
-"""Checkers for notebook 05 (classic architectures): a residual block written from scratch, and
-the notes' first CNN with strided convolutions in place of max pooling."""
+"""Checkers for notebook 05 (classic architectures): a residual block written from scratch, the notes'
+first CNN with strided convolutions in place of max pooling, the valid phase of the notes'
+``train_model``, and the notebook's two predictions (how many learning rates ``LRs`` holds, the
+parameters of a projection shortcut)."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
+from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
-from course_utils.lessons.architectures import FirstCNN
+from course_utils.lessons.architectures import FirstCNN, ResidualBlock
 from course_utils.lessons.conv import conv_output_size
 from course_utils.lessons.summary import count_parameters
+from course_utils.training.notes_code import train_model
 
-__all__ = ["check_residual_block", "check_strided_first_cnn"]
+__all__ = ["check_lrs_entries", "check_residual_block", "check_shortcut_parameters", "check_strided_first_cnn",
+           "check_valid_phase"]
 
 
 def _forward(block: nn.Module, x: torch.Tensor, call: str) -> torch.Tensor:
@@ -98,3 +109,128 @@ def check_strided_first_cnn(model: nn.Module) -> Verdict:
     added = count_parameters(model) - count_parameters(reference)
     return right(f"no pooling left, one digit still gives 10 scores, and the strided convolutions "
                  f"add {added:,} parameters to the {count_parameters(reference):,} of FirstCNN.")
+
+
+@checker
+def check_lrs_entries(entries: int, num_epochs: int = 2) -> Verdict:
+    """Predict how many learning rates the notes' ``train_model`` returns in ``LRs`` for ``num_epochs``."""
+    with torch.random.fork_rng(), tempfile.TemporaryDirectory() as folder:  # the notebook's generators untouched
+        torch.manual_seed(0)
+        model = nn.Linear(2, 2)
+        data = TensorDataset(torch.randn(4, 2), torch.tensor([0, 1, 0, 1]))
+        loaders = {"train": DataLoader(data, batch_size=2), "valid": DataLoader(data, batch_size=2)}
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            *_, LRs = train_model(model, loaders, nn.CrossEntropyLoss(), optimizer, scheduler,
+                                  num_epochs=num_epochs, filename=str(Path(folder) / "checkpoint.pth"))
+    return compare_prediction(
+        entries, len(LRs), what="the number of entries in LRs",
+        because="LRs starts with the rate before the first epoch, then gets one rate after every epoch.",
+        slips=[(num_epochs, "one per epoch is what the other four lists hold; look at the line before the "
+                            "loop: LRs does not start empty."),
+               (2 * num_epochs + 1, "the rate is appended once per epoch, after both phases, not once per phase."),
+               (2 * num_epochs, "the rate is appended once per epoch, after both phases, not once per phase.")],
+        hint="count the append in the loop, and what the list holds before the loop starts.")
+
+
+@checker
+def check_shortcut_parameters(parameters: int, in_channels: int = 64, out_channels: int = 128) -> Verdict:
+    """Predict the parameters of the projection shortcut of ``ResidualBlock(64, 128, stride=2)``."""
+    with torch.device("meta"):  # shapes only: nothing drawn, nothing stored
+        shortcut = ResidualBlock(in_channels, out_channels, stride=2).shortcut
+    weights = in_channels * out_channels
+    return compare_prediction(
+        parameters, count_parameters(shortcut), what="the projection shortcut's parameters",
+        because=f"a 1×1 convolution without bias ({in_channels}·{out_channels} weights) and a BatchNorm "
+                f"(a scale and a shift for each of the {out_channels} channels).",
+        slips=[(weights, "the shortcut's BatchNorm has parameters too: a scale and a shift per channel."),
+               (weights + out_channels + 2 * out_channels, "the 1×1 convolution has no bias (bias=False): the "
+                                                           "BatchNorm after it shifts each channel instead."),
+               (weights + 4 * out_channels, "BatchNorm's running mean and variance are buffers, not parameters: "
+                                            "they are measured, not trained."),
+               (9 * weights + 2 * out_channels, "the projection is a 1×1 convolution: one weight per input and "
+                                                "output channel, not 3×3.")],
+        hint="the shortcut is a 1×1 convolution followed by a BatchNorm.")
+
+
+def _valid_data() -> tuple[nn.Sequential, DataLoader]:
+    """A small model with BatchNorm (so that a missing ``model.eval()`` shows) and batches of 4, 4 and 2."""
+    generator = torch.Generator().manual_seed(0)
+    norm = nn.BatchNorm1d(8)
+    model = nn.Sequential(nn.Linear(6, 8), norm, nn.ReLU(), nn.Linear(8, 3))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        norm.running_mean = torch.randn(8, generator=generator)
+        norm.running_var = torch.rand(8, generator=generator) * 1.5 + 0.5
+    data = TensorDataset(torch.randn(10, 6, generator=generator), torch.randint(0, 3, (10,), generator=generator))
+    return model.train(), DataLoader(data, batch_size=4)
+
+
+def _phase(model: nn.Module, loader: DataLoader, per_batch: bool = False) -> tuple[float, float]:
+    """The right valid phase (``per_batch``: the mean of the batches' means, a usual slip)."""
+    criterion, losses, sizes, correct = nn.CrossEntropyLoss(), [], [], 0
+    with torch.no_grad():
+        for inputs, labels in loader:
+            outputs = model(inputs)
+            losses.append(criterion(outputs, labels).item())
+            sizes.append(len(labels))
+            correct += int((outputs.argmax(1) == labels).sum())
+    if per_batch:
+        return sum(losses) / len(losses), correct / sum(sizes)
+    return sum(loss * n for loss, n in zip(losses, sizes, strict=True)) / sum(sizes), correct / sum(sizes)
+
+
+@checker
+def check_valid_phase(valid_phase: Callable[..., tuple]) -> Verdict:
+    """Check ``valid_phase(model, dataloader, criterion, best_acc, best_model_wts)``: the notes' valid
+    phase of one epoch and its best-epoch bookkeeping, returning ``(epoch_loss, epoch_acc, best_acc,
+    best_model_wts)``."""
+    model, loader = _valid_data()
+    expected_loss, expected_acc = _phase(copy.deepcopy(model).eval(), loader)
+    in_train_mode = _phase(copy.deepcopy(model).train(), loader)  # BatchNorm on each batch's statistics
+    batch_means = _phase(copy.deepcopy(model).eval(), loader, per_batch=True)[0]
+    model.train()  # as the training phase leaves it
+    grad_seen: list[bool] = []
+    hook = model.register_forward_hook(lambda *_: grad_seen.append(torch.is_grad_enabled()))
+    try:
+        result = attempt(valid_phase, model, loader, nn.CrossEntropyLoss(), 0.0, {},
+                         call="valid_phase(model, dataloader, criterion, 0.0, {})")
+    finally:
+        hook.remove()
+    if not isinstance(result, tuple) or len(result) != 4:
+        raise Mistake("return four values: epoch_loss, epoch_acc, best_acc, best_model_wts.")
+    epoch_loss, epoch_acc, best_acc, best_wts = (float(v) if i < 3 else v for i, v in enumerate(result))
+    if not grad_seen:
+        raise Mistake("valid_phase never ran the model: loop over the dataloader and call model(inputs).")
+    if any(grad_seen):
+        raise Mistake("the valid phase computes no gradients: run it under torch.no_grad() (the notes: "
+                      "torch.set_grad_enabled(phase == 'train')).")
+    if abs(epoch_acc - expected_acc) > 1e-6 or abs(epoch_loss - expected_loss) > 1e-5:
+        if abs(epoch_loss - in_train_mode[0]) < 1e-5 and abs(epoch_acc - in_train_mode[1]) < 1e-6:
+            raise Mistake("the model is still in training mode, so BatchNorm normalises with each batch's "
+                          "statistics: call model.eval() first.")
+        if abs(epoch_loss - batch_means) < 1e-5:
+            raise Mistake("you averaged the batches' mean losses, but the last batch is smaller: add "
+                          "loss.item() * inputs.size(0) and divide by len(dataloader.dataset).")
+        raise Mistake(f"epoch_loss {epoch_loss:.4f} and epoch_acc {epoch_acc:.4f} should be "
+                      f"{expected_loss:.4f} and {expected_acc:.4f}: the loss and accuracy over every image.")
+    if best_acc != epoch_acc or not isinstance(best_wts, dict) or set(best_wts) != set(model.state_dict()):
+        raise Mistake("this epoch beats best_acc = 0.0, so best_acc becomes epoch_acc and best_model_wts "
+                      "the model's state_dict().")
+    first = model[0]
+    assert isinstance(first, nn.Linear)
+    with torch.no_grad():
+        first.weight.add_(1.0)  # the next epoch's training changes the model...
+    if torch.equal(best_wts["0.weight"], first.weight):  # ...but not the weights kept as the best
+        raise Mistake("best_model_wts changed when the model trained on: state_dict() holds references to "
+                      "the model's tensors; keep a copy, copy.deepcopy(model.state_dict()).")
+    kept = {"sentinel": torch.zeros(1)}
+    result = attempt(valid_phase, model, loader, nn.CrossEntropyLoss(), 1.0, kept,
+                     call="valid_phase(model, dataloader, criterion, 1.0, best_model_wts)")
+    if float(result[2]) != 1.0 or result[3] is not kept:
+        raise Mistake("an epoch that is not better than best_acc must leave best_acc and best_model_wts "
+                      "as they were.")
+    return right("loss and accuracy over every image in evaluation mode, without gradients, and the best "
+                 "epoch's weights kept as a copy only when the accuracy improves.")

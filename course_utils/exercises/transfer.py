@@ -1,6 +1,8 @@
-"""Checkers for notebook 06 (transfer learning): the notes' classification head, and freezing a
-backbone with the notes' ``set_parameter_requires_grad``. Checked on small models built here, so
-that a check takes milliseconds and needs no download."""
+"""Checkers for notebook 06 (transfer learning): the notes' classification head, freezing a backbone
+with the notes' ``set_parameter_requires_grad``, and the notebook's two predictions (what trains in
+the notes' stage 1; how often the backbone sees each photo with and without cached features).
+Checked on small models built here, or on the meta device, so that a check takes milliseconds and
+needs no download."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
 from course_utils.lessons.summary import count_parameters
+from course_utils.training.notes_code import initialize_model
 
-__all__ = ["check_freeze", "check_notes_head"]
+__all__ = ["check_backbone_passes", "check_freeze", "check_notes_head", "check_stage1_parameters"]
 
 
 @checker
@@ -78,3 +82,43 @@ def check_freeze(set_parameter_requires_grad: Callable[[nn.Module, bool], object
     trainable = count_parameters(frozen, trainable_only=True)
     return right(f"after freezing and a new head, only the head's {trainable} parameters train; "
                  f"with feature_extract=False all do.")
+
+
+@checker
+def check_stage1_parameters(parameters: int, num_classes: int = 102) -> Verdict:
+    """Predict how many parameters train in the notes' stage 1: ResNet-152 frozen, a new head for 102 classes."""
+    with torch.device("meta"):  # the notes' model, shapes only: no download, no memory
+        model, _ = initialize_model("resnet", num_classes, feature_extract=True, use_pretrained=False)
+    linear = model.get_submodule("fc.0")  # the new head: Sequential(Linear, LogSoftmax)
+    assert isinstance(linear, nn.Linear)
+    features = linear.in_features
+    return compare_prediction(
+        parameters, count_parameters(model, trainable_only=True), what="the number of parameters that train",
+        because=f"only the new Linear({features}, {num_classes}) trains: {features}·{num_classes} weights and "
+                f"{num_classes} biases; LogSoftmax has none, and everything before it is frozen.",
+        slips=[(features * num_classes, "the new Linear layer keeps its biases: one per class."),
+               (features * 1000 + 1000, "that is ImageNet's old head, with 1,000 classes; the notes replace it "
+                                        "by one for the flowers."),
+               (features * num_classes + features, "there is one bias per output, that is per class, not per "
+                                                   "input feature."),
+               (count_parameters(model), "set_parameter_requires_grad froze every pretrained weight: only the "
+                                         "layer created after it trains.")],
+        hint="only the layer created after set_parameter_requires_grad trains.")
+
+
+@checker
+def check_backbone_passes(passes: tuple[int, int], epochs: int = 3) -> Verdict:
+    """Predict how often each training photo goes through the frozen backbone in ``epochs`` epochs of
+    stage 1: ``(the notes' loop, cached features)``."""
+    return compare_prediction(
+        passes, (epochs, 1), what="(backbone passes the notes' way, with cached features)",
+        because=f"the notes' loop runs the whole model on every photo in each of the {epochs} epochs; cached "
+                f"features run the frozen backbone once and train the head on the stored vectors.",
+        slips=[((epochs, epochs), "cached features are computed once and reused in every epoch: that is "
+                                  "their point."),
+               ((1, 1), "the notes' loop calls model(inputs) on every batch of every epoch, frozen backbone "
+                        "included: freezing stops the weights from changing, not the arithmetic."),
+               ((epochs, 0), "the features have to be computed once, by one backbone pass."),
+               ((2 * epochs, 1), "a training photo is seen once per epoch, in the training phase (the "
+                                 "validation phase sees the other photos).")],
+        hint="count the epochs in which each route runs the backbone over a training photo.")

@@ -116,6 +116,9 @@ class FeatureSet:
     from_cache: bool = False
     seconds: float = 0.0
     """Time spent computing (0 when loaded from the cache)."""
+    cold_seconds: float | None = None
+    """Time the features took when they were computed, now or by an earlier run (None: an older
+    cache file that did not record it): what a fair comparison counts, even when they were cached."""
 
     @property
     def views(self) -> int:
@@ -246,12 +249,13 @@ def cached_features(
             passes.append(features)
         seconds = time.perf_counter() - started
         return {"features": torch.stack(passes), "labels": labels, "key": key, "views": views,
-                "num_images": len(dataset)}
+                "num_images": len(dataset), "seconds": seconds}
 
     path = folder / f"{key}.pt"
     state, from_cache = cached_tensors(path, compute)
+    cold = state.get("seconds")
     return FeatureSet(state["features"], state["labels"], key=key, path=path, from_cache=from_cache,
-                      seconds=seconds)
+                      seconds=seconds, cold_seconds=float(cold) if cold is not None else None)
 
 
 # Training the head on features ---------------------------------------------------------

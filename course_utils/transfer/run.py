@@ -20,7 +20,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,18 @@ from torch import nn
 
 import course_utils
 from course_utils.context import RunContext
-from course_utils.data.flowers import FlowerFolder, FlowerSource, choose_flowers, flower_datasets
+from course_utils.data.flowers import (
+    FlowerFolder,
+    FlowerSource,
+    choose_flowers,
+    find_flowers,
+    flower_datasets,
+    load_class_names,
+)
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.env import shown_path
 from course_utils.models.build import build_model
+from course_utils.storage.cache import cache_key, run_folder
 from course_utils.storage.checkpoints import TrainingState
 from course_utils.training.distributed import (
     barrier,
@@ -45,9 +53,9 @@ from course_utils.training.distributed import (
 from course_utils.training.history import History
 from course_utils.training.loop import evaluate
 from course_utils.transfer.recipe import TransferConfig, model_card
-from course_utils.transfer.stages import skip_stage2, train_stage1, train_stage2
+from course_utils.transfer.stages import finished, skip_stage2, train_stage1, train_stage2
 
-__all__ = ["TransferReport", "run_transfer"]
+__all__ = ["TransferReport", "capstone_config", "capstone_folder", "capstone_transfer", "flowers_identity", "run_transfer"]
 
 
 @dataclass
@@ -99,7 +107,7 @@ def run_transfer(folder: FlowerSource | str | Path | None, config: TransferConfi
             stage1_sets["train"].transform = eval_transform(settings)
         class_names = list(sets["train"].class_names)
         extra = {**model_card(config.model_name, sets["train"], settings), "data_root": str(source.root)}
-        stage1_done = resume and _finished(stage1_path, config.stage1_epochs)
+        stage1_done = resume and finished(stage1_path, config.stage1_epochs, config.stage1_patience)
         check_agreement(context, {"config": asdict(config), "files": _file_list(sets), "classes": class_names,
                                   "resume": resume, "stage1 finished": stage1_done, "compile": compile,
                                   "course_utils": course_utils.__version__, "torch": torch.__version__})
@@ -178,5 +186,52 @@ def _file_list(sets: dict[str, FlowerFolder]) -> dict[str, list[Any]]:
                     for path, target in ds.samples] for split, ds in sets.items()}
 
 
-def _finished(path: Path, epochs: int) -> bool:
-    return path.is_file() and int(TrainingState.load(path).epoch) >= epochs
+# Notebook 06's run, which notebook 08 reuses --------------------------------------------------------
+
+
+def capstone_config(context: RunContext) -> TransferConfig:
+    """Notebook 06's recipe: :class:`TransferConfig`'s defaults (the chosen recipe), smaller in fast mode.
+
+    The photos are resized to the crop (``resize_to=image_size``): the whole shorter side is kept (the
+    real subset's photos are as small as the crop; the notes' 256-then-224 would cut an eighth away).
+    """
+    config = TransferConfig()
+    config = context.pick(full=config, fast=replace(config, image_size=64, batch_size=16, max_per_class=2,
+                                                    stage1_epochs=4, stage1_patience=2, stage2_epochs=1))
+    return replace(config, resize_to=config.image_size)
+
+
+def capstone_folder(source: FlowerSource, config: TransferConfig, context: RunContext) -> Path:
+    """``data_dir/runs/06-flowers-<key>``: the run's folder, named after what the run depends on.
+
+    The key hashes the data source (its kind, and every image's path and size), its class list
+    (ids and names), the model and the recipe (:func:`course_utils.storage.cache.run_folder`): switching
+    the flowers or the recipe starts a new run in a new folder, and switching back finds the old one.
+    """
+    return run_folder(context.data_dir, "06-flowers", {**flowers_identity(source), "model": config.model_name,
+                                                       "recipe": asdict(config)})
+
+
+def flowers_identity(source: FlowerSource) -> dict[str, Any]:
+    """What a run depends on in the flowers: the source's kind, every image's path and size (hashed), the
+    class list (ids and names). A run folder named after it changes when the flowers change."""
+    assert source.root is not None
+    root = Path(source.root)
+    files = [[path.relative_to(root).as_posix(), path.stat().st_size]
+             for split in ("train", "valid", "test") if (root / split).is_dir()
+             for path in sorted((root / split).rglob("*")) if path.is_file()]
+    return {"source": source.kind, "files": cache_key({"files": files}), "classes": load_class_names(root)}
+
+
+def capstone_transfer(context: RunContext, source: FlowerSource | None = None) -> TransferReport:
+    """Notebook 06's whole recipe in one call, resumed: what notebook 08 calls to reuse 06's model.
+
+    It finds the flowers (``source``: :func:`~course_utils.data.flowers.find_flowers` by default), takes
+    :func:`capstone_config` and :func:`capstone_folder`, and calls :func:`run_transfer` with
+    ``resume=True``. The first call trains stage 1 and stage 2 there; a later call with the same flowers,
+    classes, model and recipe finds both stages finished and trains nothing (it measures the test split
+    again). ``report.model`` is the fine-tuned model, its best epoch loaded.
+    """
+    source = source if source is not None else find_flowers(context=context)
+    config = capstone_config(context)
+    return run_transfer(source, config, capstone_folder(source, config, context), context=context, resume=True)

@@ -17,13 +17,26 @@ from torch import nn
 
 from course_utils.context import RunContext
 from course_utils.data.flowers import FlowerFolder, flower_loaders
+from course_utils.env import shown_path
 from course_utils.storage.checkpoints import TrainingState
 from course_utils.training.history import History
 from course_utils.training.loop import fit
 from course_utils.transfer.features import cached_features, fit_head
 from course_utils.transfer.recipe import TransferConfig, stage1_optimizer, stage2_optimizer
 
-__all__ = ["skip_stage2", "train_stage1", "train_stage2"]
+__all__ = ["finished", "skip_stage2", "train_stage1", "train_stage2"]
+
+
+def finished(checkpoint: str | Path, epochs: int, patience: int | None = None) -> bool:
+    """Whether ``checkpoint`` holds a finished run: every epoch done, or stopped early by ``patience``."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        return False
+    state = TrainingState.load(path)
+    if int(state.epoch) >= epochs:
+        return True
+    history = History.from_dict(state.history)
+    return patience is not None and history.epochs > 0 and history.epochs - history.best_epoch >= patience
 
 
 def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: str | Path, config: TransferConfig,
@@ -36,9 +49,16 @@ def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: st
     ``config.stage1_features`` the backbone runs once and the head trains on the cached
     features; otherwise every epoch runs the whole model over the images, as the notes do: on
     ``loaders`` if given (the sharded loaders of a ``torchrun`` job), else on
-    ``flower_loaders(sets)``; ``resume`` continues that route's checkpoint. (Stage 1 on features
-    takes seconds once the features are cached: it is run again rather than resumed.)
+    ``flower_loaders(sets)``. ``resume``: a finished ``checkpoint`` (every epoch, or stopped by
+    ``config.stage1_patience``) is loaded instead of trained again, on either route; an unfinished
+    one continues on images (on features stage 1 takes seconds once they are cached: it starts over).
     """
+    if resume and finished(checkpoint, config.stage1_epochs, config.stage1_patience):
+        state = TrainingState.load(checkpoint)
+        model.load_state_dict(state.best_weights())
+        if context.is_main:
+            print(f"stage 1: finished in {shown_path(checkpoint)}, not trained again", flush=True)
+        return History.from_dict(state.history)
     optimizer, scheduler = stage1_optimizer(model, config)
     common: dict[str, Any] = dict(epochs=config.stage1_epochs, optimizer=optimizer, scheduler=scheduler,
                                   criterion=nn.NLLLoss(), context=context, checkpoint=checkpoint,
@@ -55,12 +75,14 @@ def train_stage1(model: nn.Module, sets: dict[str, FlowerFolder], checkpoint: st
 def train_stage2(model: nn.Module, loaders: dict[str, Any], stage1_checkpoint: str | Path, checkpoint: str | Path,
                  config: TransferConfig, *, context: RunContext, extra: dict[str, Any] | None = None,
                  class_names: list[str] | None = None, compile: bool = False, resume: bool = False) -> History:
-    """Stage 2: from the best stage-1 checkpoint, everything but BatchNorm trains at a lower rate.
+    """Stage 2: from the best stage-1 checkpoint, the backbone (all of it but BatchNorm, or its last stage)
+    trains with the head at lower rates, as ``config`` says (:func:`~course_utils.transfer.recipe.stage2_optimizer`).
 
     ``resume`` continues from ``checkpoint`` when it holds finished stage-2 epochs.
     """
     model.to(context.device)  # before the optimizer state is loaded: it follows the parameters' device
-    optimizer, scheduler = stage2_optimizer(model, stage1_checkpoint, config, class_names=class_names)
+    optimizer, scheduler = stage2_optimizer(model, stage1_checkpoint, config, class_names=class_names,
+                                            steps_per_epoch=len(loaders["train"]))
     return fit(model, loaders["train"], loaders["valid"], epochs=config.stage2_epochs, optimizer=optimizer,
                scheduler=scheduler, criterion=nn.NLLLoss(), context=context, compile=compile,
                checkpoint=checkpoint, checkpoint_extra=extra, resume=resume, seed=config.seed)
