@@ -9,7 +9,7 @@ number of epochs, at the same batch size. A recipe (:class:`Recipe`) says
 
 - which layers train: ``"all"`` (every layer but BatchNorm, the notes' way) or ``"last stage"``
   (the blocks from the backbone's last stride-2 block on and ``conv_head``,
-  :func:`~course_utils.pipeline.freezing.last_stage`, plus the head; the frozen part then needs
+  :func:`~course_utils.models.stages.split_last_stage`, plus the head; the frozen part then needs
   no backward pass);
 - the rate of each parameter group: the head and the unfrozen backbone (discriminative rates:
   the head 10x the backbone);
@@ -49,17 +49,19 @@ from torch import nn
 
 from benchmarks.measure import machine_description
 from benchmarks.stage2_report import report
+from course_utils.analysis.predictions import predict
 from course_utils.data.flowers import flower_datasets, flower_loaders
 from course_utils.data.synthetic_flowers import make_synthetic_flowers
 from course_utils.data.transforms import TransformSettings, eval_transform, train_transform
 from course_utils.env import RunContext, run_context, seed_everything
-from course_utils.pipeline.evaluation import predict
-from course_utils.pipeline.features import cached_features, fit_head
-from course_utils.pipeline.freezing import last_stage
-from course_utils.pipeline.models import build_model, head_parameters, preprocessing_for, unfreeze
-from course_utils.pipeline.training import fit, run_phase, train_mode
-from course_utils.pipeline.transfer import TransferConfig, stage1_optimizer
+from course_utils.models.build import build_model
+from course_utils.models.heads import head_parameters, unfreeze
+from course_utils.models.registry import preprocessing_for
+from course_utils.models.stages import split_last_stage
 from course_utils.storage.checkpoints import TrainingState
+from course_utils.training.loop import fit, run_phase, train_mode
+from course_utils.transfer.features import cached_features, fit_head
+from course_utils.transfer.recipe import TransferConfig, stage1_optimizer
 
 __all__ = ["RECIPES", "Recipe", "Setup", "main", "recipe_optimizer", "run_recipe", "run_stage1", "time_recipes"]
 
@@ -72,7 +74,7 @@ class Recipe:
     """One stage 2: which layers train, at which rates, on which schedule, for how many epochs."""
 
     name: str
-    depth: str = "all"  # "all": every layer but BatchNorm; "last stage": last_stage(model) + the head
+    depth: str = "all"  # "all": every layer but BatchNorm; "last stage": split_last_stage(model) + the head
     head_lr: float = 1e-4
     backbone_lr: float = 1e-4
     schedule: str = "step"  # "step": StepLR(step_size, gamma) per epoch; "warm-up" / "cosine": OneCycleLR per batch
@@ -173,7 +175,7 @@ def run_stage1(setup: Setup, seed: int) -> dict[str, Any]:
 
 def _last_stage_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The parameters of the backbone's last stage, BatchNorm excepted."""
-    _, modules = last_stage(model)
+    modules = split_last_stage(model).trainable
     return [p for module in modules for sub in module.modules()
             if not isinstance(sub, nn.modules.batchnorm._BatchNorm) for p in sub.parameters(recurse=False)]
 

@@ -1,7 +1,7 @@
 """The table, the choice and the verdicts of ``python -m benchmarks.stage2_recipes``, from the saved runs.
 
 Every verdict is printed from the numbers: a difference is "real" when the course's noise rule
-(:func:`~course_utils.pipeline.experiments.compare`, Welch's 95 % interval over seeds) excludes 0,
+(:func:`~course_utils.analysis.seeds.compare`, Welch's 95 % interval over seeds) excludes 0,
 "within the noise" otherwise. The recipe is chosen on validation accuracy only (:func:`choose`);
 the test photos are read after that, for the chosen recipe and stage 1 alone.
 """
@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from course_utils.pipeline.experiments import SeedRuns, compare
+from course_utils.analysis.seeds import SeedRuns, compare
 
 __all__ = ["ATTRIBUTIONS", "TIME_TIE", "choose", "report", "seed_runs"]
 

@@ -126,7 +126,7 @@ def test_the_stage2_recipes_run_resume_and_choose_by_validation(tmp_path):
     import torch
 
     from benchmarks.stage2_recipes import MODEL, Recipe, recipe_optimizer
-    from course_utils.pipeline.models import build_model
+    from course_utils.models.build import build_model
 
     env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path / "data"), "COURSE_FAST": "1", "COURSE_OFFLINE": "1",
            "COURSE_DEVICE": "cpu"}
