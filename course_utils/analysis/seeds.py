@@ -24,7 +24,12 @@ from typing import Any
 from course_utils.context import RunContext
 from course_utils.env import seed_everything
 
-__all__ = ["Comparison", "Ranking", "SeedRuns", "compare", "compare_paired", "rank", "run_seeds"]
+__all__ = ["NOISE_RULE", "Comparison", "Ranking", "SeedRuns", "compare", "compare_paired", "rank", "run_seeds"]
+
+NOISE_RULE = ("a difference is real when Welch's 95 % t interval of the difference of the means over seeds "
+              "excludes 0, and for an accuracy is more than one test image; otherwise it is within the noise: "
+              "not shown, which is not the same as equal")
+"""The course's one rule for "is that difference real?", in one line: :func:`compare` applies it."""
 
 
 @dataclass(frozen=True)
