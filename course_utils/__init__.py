@@ -12,6 +12,7 @@ loads nothing heavy.
 ``__main__``                          ``python -m course_utils train|evaluate|predict``: the command line
 ``arguments``                         argument checks and error quoting shared by every part
 ``i18n``                              the learner's language (English, 简体中文) for checkers and explorers: ``_()``
+``reading``                           further reading: the papers and courses the notebooks rest on, listed once (09, README)
 
 ``lessons/`` — notebooks 01–05, one idea per module
   ``lessons.conv``                    output sizes, window positions, a convolution by hand (01)
@@ -75,6 +76,7 @@ loads nothing heavy.
   ``analysis.faithfulness``           is a Grad-CAM map faithful? the occlusion test (08)
   ``analysis.activations``            feature maps captured with hooks, first-layer kernels as pictures (08)
   ``analysis.seeds``                  several seeds per setting, and the course's one rule for "within the noise"
+  ``analysis.decisions``              07's answer table (which optimizer, schedule, loss) from per-seed results, saved and rebuilt (09)
 
 ``command/`` — ``python -m course_utils`` (``cnn-course``)
   ``command.options``                 the options, generated from ``TransferConfig``'s fields

@@ -28,7 +28,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from course_utils.analysis.seeds import NOISE_RULE, Comparison, Ranking, SeedRuns, compare, compare_paired, rank
+from course_utils.analysis.seeds import (
+    NOISE_RULE,
+    Comparison,
+    Ranking,
+    SeedRuns,
+    compare,
+    compare_paired,
+    rank,
+)
 from course_utils.storage.cache import write_json
 
 __all__ = ["DECISION_RULE", "MEASUREMENTS_FORMAT", "QUESTIONS", "Decision", "choice", "decision_table",
