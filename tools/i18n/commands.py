@@ -184,8 +184,9 @@ def _entry_problems(where: str, sources: list[Source], catalog: polib.POFile, by
             problems.append(f"{label}: fuzzy, the English changed {english}: update the translation, "
                             f"then delete the `#, fuzzy` line and the `#| msgid` lines above it")
         else:
-            lost = translation_problems(entry.msgid, entry.msgstr) if by_context else []
-            lost += placeholder_problems(entry.msgid, entry.msgstr)
+            # a cell's braces are text (its formulas are checked whole); a message's are placeholders
+            lost = (translation_problems(entry.msgid, entry.msgstr) if by_context
+                    else placeholder_problems(entry.msgid, entry.msgstr))
             problems += [f"{label}: {problem}" for problem in lost]
     for entry in entries.values():
         problems.append(f"{where}: entry {entry.msgctxt or repr(_first_words(entry.msgid))} is in the catalog "
