@@ -461,7 +461,8 @@ def test_a_notebook_joins_the_edition_with_update(repo):
 def test_each_chinese_notebook_states_its_time_in_the_chinese_template(english):
     title = nbformat.read(edition_path(english, ROOT), as_version=4).cells[0].source
     line = f"{run_time_line(english.stem, language='zh_CN')} {RUN_TIME_MARKER}"
-    assert title.splitlines()[-1] == line and "运行时间" in line
+    # the last line in 00-04; 05-07 follow it with what a second run and fast mode cost
+    assert line in title.splitlines() and "运行时间" in line
 
 
 def test_00s_chinese_course_table_lists_every_notebook_and_links_to_the_chinese_ones():
