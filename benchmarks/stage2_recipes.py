@@ -155,7 +155,7 @@ def run_stage1(setup: Setup, seed: int) -> dict[str, Any]:
     if (folder / "stage1.json").is_file():
         return json.loads((folder / "stage1.json").read_text())
     seed_everything(seed)
-    model = build_model(MODEL, setup.classes, feature_extract=True)
+    model = build_model(MODEL, setup.classes, feature_extract=True, context=setup.context)
     features = {split: cached_features(model, setup.plain[split], context=setup.context, progress=False,
                                        desc=f"{split} features") for split in ("train", "valid")}
     config = TransferConfig(image_size=setup.image_size, batch_size=setup.batch_size, stage1_patience=setup.patience)
@@ -227,7 +227,7 @@ def run_recipe(setup: Setup, seed: int, recipe: Recipe) -> dict[str, Any]:
     stage1 = run_stage1(setup, seed)
     _say(f"seed {seed}, {recipe.name} ({recipe.epochs} epochs): training")
     seed_everything(seed)
-    model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True)
+    model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True, context=setup.context)
     loaders = setup.loaders(seed)
     optimizer, scheduler = recipe_optimizer(model, setup.out / f"seed-{seed}" / "stage1.pt", recipe,
                                             len(loaders["train"]))
@@ -255,7 +255,7 @@ def test_accuracy(setup: Setup, seed: int, recipe: Recipe | None) -> float:
     saved = folder / "test.json"
     if saved.is_file():
         return float(json.loads(saved.read_text())["test_acc"])
-    model = build_model(MODEL, setup.classes, pretrained=False)
+    model = build_model(MODEL, setup.classes, pretrained=False, context=setup.context)
     if recipe is None:
         state = TrainingState.load(folder / "stage1.pt")
         model.load_state_dict(state.state_dict or state.last_state_dict)
@@ -285,7 +285,7 @@ def time_recipes(setup: Setup, recipes: list[Recipe], *, batches: int = 4, round
     fixed = [next(iterator) for _ in range(batches)]
     criterion, runs = nn.NLLLoss(), {}
     for recipe in recipes:
-        model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True)
+        model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True, context=setup.context)
         optimizer, _ = recipe_optimizer(model, setup.out / "seed-0" / "stage1.pt", recipe, 100)  # (schedule unused)
         model.to(memory_format=torch.channels_last)
         runs[recipe.name] = (train_mode(model), optimizer)
@@ -298,7 +298,7 @@ def time_recipes(setup: Setup, recipes: list[Recipe], *, batches: int = 4, round
             model, optimizer = runs[name]
             for batch in fixed[:1] if round_ == 0 else fixed:
                 started = time.perf_counter()
-                run_phase(model, [batch], criterion, train=True, context=setup.context, channels_last=True, bar=bar,
+                run_phase(model, [batch], criterion, train=True, context=setup.context, layout=torch.channels_last, bar=bar,
                           optimizer=optimizer)
                 if round_:
                     times[name].append(time.perf_counter() - started)
