@@ -57,11 +57,11 @@ from course_utils.env import RunContext, run_context, seed_everything
 from course_utils.models.build import build_model
 from course_utils.models.heads import head_parameters, unfreeze
 from course_utils.models.registry import preprocessing_for
-from course_utils.models.stages import split_last_stage
+from course_utils.storage.cache import write_json
 from course_utils.storage.checkpoints import TrainingState
 from course_utils.training.loop import fit, run_phase, train_mode
 from course_utils.transfer.features import cached_features, fit_head
-from course_utils.transfer.recipe import TransferConfig, stage1_optimizer
+from course_utils.transfer.recipe import TransferConfig, last_stage_parameters, stage1_optimizer
 
 __all__ = ["RECIPES", "Recipe", "Setup", "main", "recipe_optimizer", "run_recipe", "run_stage1", "time_recipes"]
 
@@ -142,20 +142,13 @@ def _say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text} (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
-def _write_json(path: Path, values: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(values, indent=1))
-    os.replace(temporary, path)  # whole or absent
-
-
 def run_stage1(setup: Setup, seed: int) -> dict[str, Any]:
     """Stage 1 for one seed (notebook 06's way); ``stage1.pt`` and ``stage1.json`` in the seed's folder."""
     folder = setup.out / f"seed-{seed}"
     if (folder / "stage1.json").is_file():
         return json.loads((folder / "stage1.json").read_text())
     seed_everything(seed)
-    model = build_model(MODEL, setup.classes, feature_extract=True)
+    model = build_model(MODEL, setup.classes, feature_extract=True, context=setup.context)
     features = {split: cached_features(model, setup.plain[split], context=setup.context, progress=False,
                                        desc=f"{split} features") for split in ("train", "valid")}
     config = TransferConfig(image_size=setup.image_size, batch_size=setup.batch_size, stage1_patience=setup.patience)
@@ -168,16 +161,9 @@ def run_stage1(setup: Setup, seed: int) -> dict[str, Any]:
               "epochs": history.epochs, "seconds": time.perf_counter() - started,
               "feature_seconds": sum(f.seconds for f in features.values()),
               "trainable": sum(p.numel() for p in head_parameters(model))}
-    _write_json(folder / "stage1.json", result)
+    write_json(folder / "stage1.json", result)
     _say(f"seed {seed}: stage 1 best val {history.best_acc:.3f} (epoch {history.best_epoch} of {history.epochs})")
     return result
-
-
-def _last_stage_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The parameters of the backbone's last stage, BatchNorm excepted."""
-    modules = split_last_stage(model).trainable
-    return [p for module in modules for sub in module.modules()
-            if not isinstance(sub, nn.modules.batchnorm._BatchNorm) for p in sub.parameters(recurse=False)]
 
 
 def recipe_optimizer(model: nn.Module, stage1: Path, recipe: Recipe, steps_per_epoch: int
@@ -188,13 +174,13 @@ def recipe_optimizer(model: nn.Module, stage1: Path, recipe: Recipe, steps_per_e
     the unfrozen backbone parameters join as group 1 at ``recipe.backbone_lr``.
     """
     state = TrainingState.load(stage1)
-    model.load_state_dict(state.state_dict or state.last_state_dict)
+    model.load_state_dict(state.best_weights())
     optimizer = torch.optim.Adam(list(head_parameters(model)))
     optimizer.load_state_dict(state.optimizer)
     if recipe.depth == "all":
         backbone = unfreeze(model, batchnorm=False)
     elif recipe.depth == "last stage":
-        backbone = _last_stage_parameters(model)
+        backbone = last_stage_parameters(model)
         for p in backbone:
             p.requires_grad = True
     else:
@@ -227,7 +213,7 @@ def run_recipe(setup: Setup, seed: int, recipe: Recipe) -> dict[str, Any]:
     stage1 = run_stage1(setup, seed)
     _say(f"seed {seed}, {recipe.name} ({recipe.epochs} epochs): training")
     seed_everything(seed)
-    model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True)
+    model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True, context=setup.context)
     loaders = setup.loaders(seed)
     optimizer, scheduler = recipe_optimizer(model, setup.out / f"seed-{seed}" / "stage1.pt", recipe,
                                             len(loaders["train"]))
@@ -242,7 +228,7 @@ def run_recipe(setup: Setup, seed: int, recipe: Recipe) -> dict[str, Any]:
               "seconds": sum(history.epoch_seconds),
               "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
               "load_average": [load, os.getloadavg()[0]], "date": time.strftime("%Y-%m-%d %H:%M")}
-    _write_json(folder / "result.json", result)
+    write_json(folder / "result.json", result)
     (folder / "train.pt").unlink(missing_ok=True)  # the epoch checkpoint (weights, Adam) is no longer needed
     _say(f"seed {seed}, {recipe.name}: best val {history.best_acc:.3f} (stage 1 {stage1['best_val']:.3f}), "
          f"{result['seconds']:.0f} s")
@@ -255,14 +241,14 @@ def test_accuracy(setup: Setup, seed: int, recipe: Recipe | None) -> float:
     saved = folder / "test.json"
     if saved.is_file():
         return float(json.loads(saved.read_text())["test_acc"])
-    model = build_model(MODEL, setup.classes, pretrained=False)
+    model = build_model(MODEL, setup.classes, pretrained=False, context=setup.context)
     if recipe is None:
         state = TrainingState.load(folder / "stage1.pt")
-        model.load_state_dict(state.state_dict or state.last_state_dict)
+        model.load_state_dict(state.best_weights())
     else:
         model.load_state_dict(torch.load(folder / "best.pt", weights_only=True))
     accuracy = predict(model, setup.loaders(seed)["test"], context=setup.context).accuracy()
-    _write_json(saved, {"test_acc": accuracy, "date": time.strftime("%Y-%m-%d %H:%M")})
+    write_json(saved, {"test_acc": accuracy, "date": time.strftime("%Y-%m-%d %H:%M")})
     return accuracy
 
 
@@ -285,7 +271,7 @@ def time_recipes(setup: Setup, recipes: list[Recipe], *, batches: int = 4, round
     fixed = [next(iterator) for _ in range(batches)]
     criterion, runs = nn.NLLLoss(), {}
     for recipe in recipes:
-        model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True)
+        model = build_model(MODEL, setup.classes, pretrained=False, feature_extract=True, context=setup.context)
         optimizer, _ = recipe_optimizer(model, setup.out / "seed-0" / "stage1.pt", recipe, 100)  # (schedule unused)
         model.to(memory_format=torch.channels_last)
         runs[recipe.name] = (train_mode(model), optimizer)
@@ -298,7 +284,7 @@ def time_recipes(setup: Setup, recipes: list[Recipe], *, batches: int = 4, round
             model, optimizer = runs[name]
             for batch in fixed[:1] if round_ == 0 else fixed:
                 started = time.perf_counter()
-                run_phase(model, [batch], criterion, train=True, context=setup.context, channels_last=True, bar=bar,
+                run_phase(model, [batch], criterion, train=True, context=setup.context, layout=torch.channels_last, bar=bar,
                           optimizer=optimizer)
                 if round_:
                     times[name].append(time.perf_counter() - started)
@@ -308,7 +294,7 @@ def time_recipes(setup: Setup, recipes: list[Recipe], *, batches: int = 4, round
     result = {"seconds_per_batch": fastest, "median_seconds_per_batch": median, "batch_size": setup.batch_size,
               "batches": batches, "rounds": rounds, "load_average": load, "threads": torch.get_num_threads(),
               "date": time.strftime("%Y-%m-%d %H:%M")}
-    _write_json(saved, result)
+    write_json(saved, result)
     _say("side-by-side timing, fastest (median) s per batch: "
          + ", ".join(f"{n} {fastest[n]:.2f} ({median[n]:.2f})" for n in names))
     return result

@@ -119,7 +119,7 @@ def test_the_backbone_probe_reports_every_combination_and_its_paired_noise(tmp_p
     assert paired_noise(same, ~same) > 0
 
 
-def test_the_stage2_recipes_run_resume_and_choose_by_validation(tmp_path):
+def test_the_stage2_recipes_run_resume_and_choose_by_validation(tmp_path, context):
     """``python -m benchmarks.stage2_recipes --quick``: every recipe on every seed from one stage-1
     checkpoint, a result file per run, a second call that trains nothing, and test photos read only
     for stage 1 and the chosen recipe."""
@@ -157,7 +157,7 @@ def test_the_stage2_recipes_run_resume_and_choose_by_validation(tmp_path):
     assert chosen in again.stdout
 
     # the recipes' optimizers, from the run's stage-1 checkpoint: groups, rates, what trains, the warm-up
-    model = build_model(MODEL, 12, pretrained=False)
+    model = build_model(MODEL, 12, pretrained=False, context=context)
     optimizer, scheduler = recipe_optimizer(model, out / "seed-0" / "stage1.pt",
                                             Recipe("x", depth="last stage", head_lr=1e-3, schedule="warm-up",
                                                    warmup_epochs=1, epochs=3), steps_per_epoch=10)

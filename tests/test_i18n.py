@@ -461,7 +461,8 @@ def test_a_notebook_joins_the_edition_with_update(repo):
 def test_each_chinese_notebook_states_its_time_in_the_chinese_template(english):
     title = nbformat.read(edition_path(english, ROOT), as_version=4).cells[0].source
     line = f"{run_time_line(english.stem, language='zh_CN')} {RUN_TIME_MARKER}"
-    assert title.splitlines()[-1] == line and "运行时间" in line
+    # the last line in 00-04; 05-07 follow it with what a second run and fast mode cost
+    assert line in title.splitlines() and "运行时间" in line
 
 
 def test_00s_chinese_course_table_lists_every_notebook_and_links_to_the_chinese_ones():
@@ -488,9 +489,23 @@ def test_a_new_measurement_rewrites_the_lines_and_makes_no_translation_fuzzy(rep
     nbformat.write(notebook, english)
     assert "about 7 min" in notebook.cells[0].source
     assert [p for p in update(repo) if p.endswith(".po")] == [], "no catalog changes"
-    assert sorted(build(repo)) == [f"notebooks/zh_CN/{PILOT}", "notebooks/zh_CN/01-convolution-arithmetic.ipynb"]
+    assert sorted(build(repo)) == ["README.zh-CN.md", f"notebooks/zh_CN/{PILOT}",
+                                   "notebooks/zh_CN/01-convolution-arithmetic.ipynb"]
     assert check(repo) == []
     assert "约 7 分钟" in nbformat.read(edition_path(english, repo), as_version=4).cells[0].source
+    row_01 = next(line for line in (repo / "README.zh-CN.md").read_text(encoding="utf-8").splitlines()
+                  if "`01-convolution-arithmetic`" in line)
+    assert "约 7 分钟" in row_01 and "(notebooks/zh_CN/01-convolution-arithmetic.ipynb)" in row_01
+
+
+def test_the_chinese_readmes_course_table_is_generated_and_checked(repo):
+    readme = repo / "README.zh-CN.md"
+    text = readme.read_text(encoding="utf-8")
+    assert "<!-- course-table -->\n| 笔记本 | 主题 |" in text
+    readme.write_text(text.replace("约 10 分钟", "约 9 分钟"), encoding="utf-8")
+    assert check(repo) == ["README.zh-CN.md: its course table is not what the build writes now; run `make translations`"]
+    assert build(repo) == ["README.zh-CN.md"] and check(repo) == []
+    assert readme.read_text(encoding="utf-8") == text
 
 
 # --- make student: both editions ---------------------------------------------------------------

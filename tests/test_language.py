@@ -7,6 +7,7 @@ in both languages, by some case."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from pathlib import Path
@@ -15,7 +16,16 @@ import polib
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from course_utils.analysis.calibration import expected_calibration_error, reliability
+from course_utils.exercises.architectures import (
+    check_lrs_entries,
+    check_residual_block,
+    check_shortcut_parameters,
+    check_strided_first_cnn,
+    check_valid_phase,
+)
 from course_utils.exercises.convolution import (
     check_blur_kernel,
     check_exact_strides,
@@ -30,6 +40,13 @@ from course_utils.exercises.counting import (
     check_doubled_widths,
     check_notes_layers,
     check_parameters_at_224,
+)
+from course_utils.exercises.optimizers_losses import (
+    check_adamw_step,
+    check_calibration_error,
+    check_smoothed_confidence,
+    check_smoothed_cross_entropy,
+    check_step_factor,
 )
 from course_utils.exercises.pooling import (
     check_avg_pool_2x2,
@@ -47,9 +64,16 @@ from course_utils.exercises.receptive_fields import (
     check_stacked_field,
 )
 from course_utils.exercises.start import check_offline_wait, check_output_at
+from course_utils.exercises.transfer import (
+    check_backbone_passes,
+    check_freeze,
+    check_notes_head,
+    check_stage1_parameters,
+)
 from course_utils.exercises.verdict import attempt, checker, right
 from course_utils.i18n import LANGUAGES, LOCALE_DIR, gettext, language, set_language, use_language
 from course_utils.i18n import gettext as _
+from course_utils.lessons.architectures import FirstCNN
 from course_utils.lessons.explorers import conv_explorer, pooling_explorer, receptive_field_explorer
 from course_utils.lessons.receptive_field import receptive_field
 from tools.i18n.glossary import read_glossary
@@ -106,8 +130,9 @@ MESSAGES = [
 
 
 CHECKER_MODULES = [f"course_utils/exercises/{name}.py" for name in (
-    "verdict", "prediction", "start", "convolution", "pooling", "counting", "receptive_fields")]
-"""The modules whose every message a case below says (00-04's checkers and what they share)."""
+    "verdict", "prediction", "start", "convolution", "pooling", "counting", "receptive_fields",
+    "architectures", "transfer", "optimizers_losses")]
+"""The modules whose every message a case below says (00-07's checkers and what they share)."""
 
 
 # --- 01-04: every message of the checkers, and what they share (verdict, prediction) ------------
@@ -356,7 +381,290 @@ MESSAGES_01_04 = [
     (check_stack_weights, 30, "add the layers", "把各层加起来"),
 ]
 
-ALL_MESSAGES = MESSAGES + MESSAGES_01_04
+
+# --- 05-07: the checkers of classic architectures, transfer learning, optimizers and losses --------
+
+
+class _Block(nn.Module):
+    """A residual block for check_residual_block, right by default; each flag is one usual slip."""
+
+    padding, one_conv, shortcut, final_relu, stride_on_first = 1, False, "auto", True, True
+    ignore_f, fail_down, fail_zeroed = False, False, False
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        first = stride if self.stride_on_first else 1
+        layers = [nn.Conv2d(in_channels, out_channels, 3, first, self.padding, bias=False), nn.BatchNorm2d(out_channels)]
+        if not self.one_conv:
+            layers += [nn.ReLU(), nn.Conv2d(out_channels, out_channels, 3, 1, self.padding, bias=False),
+                       nn.BatchNorm2d(out_channels)]
+        self.f = nn.Sequential(*layers)
+        changes = stride != 1 or in_channels != out_channels
+        project = self.shortcut == "1x1" or (changes and self.shortcut != "identity")
+        self.projection = (nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, first, bias=False),
+                                         nn.BatchNorm2d(out_channels)) if project else None)
+        self.changes = changes
+
+    def forward(self, x):
+        if self.fail_down and self.changes:
+            raise RuntimeError("cuDNN error: CUDNN_STATUS_NOT_SUPPORTED")
+        if self.fail_zeroed and not self.f[0].weight.any():
+            raise ValueError("all weights are zero")
+        if self.ignore_f and not self.changes:
+            return torch.relu(x)
+        shortcut = {"none": 0, "double": 2 * x}.get(self.shortcut, x) if self.projection is None else self.projection(x)
+        y = self.f(x) + shortcut
+        return torch.relu(y) if self.final_relu else y
+
+
+def _block(**slips):
+    return type("Block", (_Block,), slips)
+
+
+def _strided(first=(16, 2, 2, 0), second=(32, 2, 2, 0), classes=10, features=32 * 7 * 7):
+    """The notes' first CNN with its poolings replaced by ``(out_channels, kernel, stride, padding)``
+    convolutions (``None``: no pooling at all)."""
+    def replace(spec, channels):
+        return nn.Identity() if spec is None else nn.Conv2d(channels, spec[0], spec[1], spec[2], spec[3])
+    width = 16 if first is None else first[0]
+    return nn.Sequential(nn.Conv2d(1, 16, 5, 1, 2), nn.ReLU(), replace(first, 16), nn.Conv2d(width, 32, 5, 1, 2),
+                         nn.ReLU(), replace(second, 32), nn.Flatten(), nn.Linear(features, classes))
+
+
+def _valid(returns=4, run=True, grad=False, train_mode=False, per_batch=False, off=False, update=True,
+           copy_weights=True, always=False):
+    """The notes' valid phase, right by default; each flag is one usual slip."""
+    def valid_phase(model, dataloader, criterion, best_acc, best_model_wts):
+        if not train_mode:
+            model.eval()
+        total, correct, means = 0.0, 0, []
+        with torch.set_grad_enabled(grad):
+            for inputs, labels in dataloader if run else []:
+                outputs = model(inputs)
+                loss = criterion(outputs, labels)
+                total, correct = total + loss.item() * inputs.size(0), correct + int((outputs.argmax(1) == labels).sum())
+                means.append(loss.item())
+        size = len(dataloader.dataset)
+        epoch_loss = (sum(means) / len(means) if per_batch else total / size) * (2 if off else 1)
+        epoch_acc = correct / size
+        if update and (epoch_acc > best_acc or always):
+            best_acc = epoch_acc
+            best_model_wts = copy.deepcopy(model.state_dict()) if copy_weights else model.state_dict()
+        return (epoch_loss, epoch_acc, best_acc, best_model_wts)[:returns]
+    return valid_phase
+
+
+def _head(*layers):
+    return lambda features, classes: nn.Sequential(*(layer(features, classes) for layer in layers))
+
+
+def _freeze_features(model, feature_extract):
+    for parameter in model.features.parameters():
+        parameter.requires_grad = not feature_extract
+
+
+def _smoothed(on_right, elsewhere, dim=1):
+    """A label-smoothed cross-entropy that puts ``on_right(ε, K)`` on the right class and ``elsewhere(ε, K)`` on the others."""
+    def loss(logits, targets, epsilon):
+        k = logits.shape[1]
+        one_hot = F.one_hot(targets, k).double()
+        target = one_hot * on_right(epsilon, k) + (1 - one_hot) * elsewhere(epsilon, k)
+        return -(target * logits.log_softmax(dim=dim)).sum(dim=1).mean()
+    return loss
+
+
+def _unweighted_ece(logits, labels, n_bins):
+    bins = reliability(logits, labels, n_bins=n_bins)
+    gaps = [abs(a - c) for a, c, n in zip(bins.accuracy, bins.confidence, bins.counts, strict=True) if n > 0]
+    return sum(gaps) / len(gaps)
+
+
+def _adamw(l2=False, decay=True, scaled=True, bias_correction=True, after=False, keep_moments=False,
+           off=0.0, shape=None, returns=3):
+    """One AdamW step by hand, right by default; each flag is one usual slip."""
+    def adamw_step(w, grad, m, v, t, lr, weight_decay):
+        (beta1, beta2), eps = (0.9, 0.999), 1e-8
+        factor = (lr * weight_decay if scaled else weight_decay) if decay and not l2 else 0.0
+        g = grad + weight_decay * w if l2 else grad
+        new_m, new_v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g**2
+        m_hat, v_hat = (new_m / (1 - beta1**t), new_v / (1 - beta2**t)) if bias_correction else (new_m, new_v)
+        w = w if after else w * (1 - factor)
+        w = w - lr * m_hat / (v_hat.sqrt() + eps) + off
+        w = w * (1 - factor) if after else w
+        result = (w.reshape(shape) if shape else w, *((m, v) if keep_moments else (new_m, new_v)))
+        return result[0] if returns == 1 else result
+    return adamw_step
+
+
+def check_step_factor_epoch_10(answer):
+    """The StepLR prediction asked for epoch 10, where two steps have been taken (the plural sentence)."""
+    return check_step_factor(answer, epoch=10)
+
+
+_RESNET152_PARAMETERS = 58_352_806  # torchvision's resnet152 with the notes' 102-class head
+
+MESSAGES_05_07 = [
+    # architectures.py (05)
+    (check_residual_block, lambda i, o, stride=1: 5, "Block(...) must build an nn.Module", "Block(...) 必须构建出一个 nn.Module"),
+    (check_residual_block, _block(padding=0, shortcut="none"), "Block(8, 8) turns (2, 8, 12, 12) into (2, 8, 8, 8)",
+     "Block(8, 8) 把 (2, 8, 12, 12) 变成了 (2, 8, 8, 8)：通道数不变、步长为 1 时，它必须保持形状不变"),
+    (check_residual_block, _block(shortcut="identity"), "cannot add x to F(x), whose shape differs",
+     "无法把 x 加到形状不同的 F(x) 上"),
+    (check_residual_block, _block(fail_down=True), "Block(8, 16, stride=2)(x) raised RuntimeError: cuDNN error",
+     "Block(8, 16, stride=2)(x) 抛出了 RuntimeError：cuDNN error"),
+    (check_residual_block, _block(stride_on_first=False), "gives (2, 16, 12, 12), not (2, 16, 6, 6)",
+     "得到 (2, 16, 12, 12)，而不是 (2, 16, 6, 6)：步长放在第一个卷积上"),
+    (check_residual_block, _block(one_conv=True), "F(x) is two 3×3 convolutions", "F(x) 是两个 3×3 卷积"),
+    (check_residual_block, _block(ignore_f=True), "your block still returns relu(x)", "你的块仍然返回 relu(x)：F(x) 没有加上去"),
+    (check_residual_block, _block(), "with F(x) = 0 the block returns relu(x): the identity path is there",
+     "F(x) = 0 时这个块返回 relu(x)：恒等通路是存在的"),
+    (check_residual_block, _block(fail_zeroed=True), "Block(8, 8)(x) with F(x) = 0 raised ValueError",
+     "F(x) = 0 时的 Block(8, 8)(x) 抛出了 ValueError"),
+    (check_residual_block, _block(final_relu=False), "must end with a ReLU after the addition", "必须在相加之后以一个 ReLU 结尾"),
+    (check_residual_block, _block(shortcut="1x1"), "the shortcut must be the identity, not a 1×1 convolution",
+     "捷径必须是恒等映射，而不是 1×1 卷积"),
+    (check_residual_block, _block(shortcut="none"), "your block returns zeros, not relu(x)", "你的块返回全零，而不是 relu(x)"),
+    (check_residual_block, _block(shortcut="double"), "your block should return relu(x)", "你的块应该返回 relu(x)"),
+    (check_strided_first_cnn, 5, "give the network itself (an nn.Module), not int", "请给出网络本身（一个 nn.Module），而不是 int"),
+    (check_strided_first_cnn, FirstCNN(), "there is still a MaxPool2d", "你的网络里还有 MaxPool2d"),
+    (check_strided_first_cnn, _strided(second=None, features=32 * 14 * 14), "expected 2 convolutions with stride 2 (one per pooling), found 1",
+     "应该有 2 个步长为 2 的卷积（每个池化一个），却找到了 1 个"),
+    (check_strided_first_cnn, _strided(first=(8, 2, 2, 0)), "16 in, 16 out, not 16 → 8", "输入 16 张，输出 16 张，而不是 16 → 8"),
+    (check_strided_first_cnn, _strided(first=(16, 3, 2, 0)), "after 28×28 maps gives 13×13, but the pooling it replaces gave 14×14",
+     "28×28 的特征图之后，带步长的卷积得到 13×13，而它代替的池化得到 14×14"),
+    (check_strided_first_cnn, _strided(features=32 * 14 * 14), "model(one 1×28×28 digit) raised RuntimeError",
+     "model(一张 1×28×28 的数字图像) 抛出了 RuntimeError"),
+    (check_strided_first_cnn, _strided(classes=5), "one digit gives scores of shape (1, 5), not (1, 10)",
+     "一张数字图像得到的分数形状是 (1, 5)，而不是 (1, 10)"),
+    (check_strided_first_cnn, _strided(), "add 5,168 parameters to the 28,938 of FirstCNN",
+     "在 FirstCNN 的 28,938 个参数之外又增加了 5,168 个"),
+    (check_lrs_entries, 3, "the number of entries in LRs is 3: LRs starts with the rate before the first epoch",
+     "LRs 中的元素个数是 3：LRs 一开始就有第一个 epoch 之前的学习率"),
+    (check_lrs_entries, 2, "LRs does not start empty", "LRs 一开始并不是空的"),
+    (check_lrs_entries, 5, "the rate is appended once per epoch, after both phases", "学习率每个 epoch 添加一次"),
+    (check_lrs_entries, 7, "7 is not the number of entries in LRs: count the append in the loop",
+     "7 不是LRs 中的元素个数：数一数循环里的 append"),
+    (check_shortcut_parameters, 8448, "a 1×1 convolution without bias (64·128 weights) and a BatchNorm",
+     "一个不带偏置项的 1×1 卷积（64·128 个权重）和一个 BatchNorm"),
+    (check_shortcut_parameters, 8192, "the shortcut's BatchNorm has parameters too", "捷径上的 BatchNorm 也有参数"),
+    (check_shortcut_parameters, 8576, "the 1×1 convolution has no bias (bias=False)", "这个 1×1 卷积没有偏置项（bias=False）"),
+    (check_shortcut_parameters, 8704, "running mean and variance are buffers", "滑动均值和方差是缓冲区"),
+    (check_shortcut_parameters, 73984, "one weight per input and output channel, not 3×3", "每对输入通道和输出通道一个权重"),
+    (check_shortcut_parameters, 100, "100 is not the projection shortcut's parameters: the shortcut is a 1×1 convolution",
+     "100 不是投影捷径的参数个数：这条捷径是一个 1×1 卷积"),
+    (check_valid_phase, _valid(returns=3), "return four values", "返回四个值"),
+    (check_valid_phase, _valid(run=False), "valid_phase never ran the model", "valid_phase 从来没有运行模型"),
+    (check_valid_phase, _valid(grad=True), "the valid phase computes no gradients", "验证阶段不计算梯度"),
+    (check_valid_phase, _valid(train_mode=True), "the model is still in training mode", "模型仍处于训练模式"),
+    (check_valid_phase, _valid(per_batch=True), "you averaged the batches' mean losses", "你对各批次的平均损失又取了平均"),
+    (check_valid_phase, _valid(off=True), "the loss and accuracy over every image", "即在每一张图像上的损失和准确率"),
+    (check_valid_phase, _valid(update=False), "this epoch beats best_acc = 0.0", "这个 epoch 超过了 best_acc = 0.0"),
+    (check_valid_phase, _valid(copy_weights=False), "best_model_wts changed when the model trained on",
+     "模型继续训练时 best_model_wts 也跟着变了"),
+    (check_valid_phase, _valid(always=True), "an epoch that is not better than best_acc", "一个没有超过 best_acc 的 epoch"),
+    (check_valid_phase, _valid(), "loss and accuracy over every image in evaluation mode", "在评估模式下、不计算梯度"),
+    # transfer.py (06)
+    (check_notes_head, lambda features, classes: 5, "make_head must return an nn.Module (e.g. an nn.Sequential), not int",
+     "make_head 必须返回一个 nn.Module（例如 nn.Sequential），而不是 int"),
+    (check_notes_head, lambda features, classes: nn.Linear(16, classes),
+     "the head on a batch of 4 feature vectors of 32 raised RuntimeError", "头部作用在一个由 4 个长度为 32 的特征向量组成的批次上 抛出了 RuntimeError"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, c + 1), lambda f, c: nn.LogSoftmax(dim=1)),
+     "4 feature vectors should give scores of shape (4, 5), not (4, 6)", "4 个特征向量应该得到形状为 (4, 5) 的分数，而不是 (4, 6)"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, c, bias=False), lambda f, c: nn.LogSoftmax(dim=1)),
+     "your head has no bias", "你的头部没有偏置项"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, f), lambda f, c: nn.Linear(f, c), lambda f, c: nn.LogSoftmax(dim=1)),
+     "your head has 1221 parameters; one Linear layer from 32 features to 5 classes has 165",
+     "你的头部有 1221 个参数；一个从 32 个特征到 5 个类别的 Linear 层有 165 个"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, c), lambda f, c: nn.LogSoftmax(dim=1)),
+     "log-probabilities, as NLLLoss expects", "正是 NLLLoss 所期望的对数概率"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, c), lambda f, c: nn.Softmax(dim=1)),
+     "your head outputs probabilities", "你的头部输出的是概率"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, c), lambda f, c: nn.LogSoftmax(dim=0)),
+     "you normalise over the batch (dim=0)", "你在批次上做了归一化（dim=0）：每张图像的分数"),
+    (check_notes_head, _head(lambda f, c: nn.Linear(f, c)), "your head outputs raw scores", "你的头部输出的是原始分数"),
+    (check_freeze, lambda model, feature_extract: setattr(model, "requires_grad", not feature_extract),
+     "model.requires_grad = False only sets an attribute", "model.requires_grad = False 只是给模块设置了一个属性"),
+    (check_freeze, _freeze_features, "with feature_extract=True, 2 of 6 parameter tensors still train (fc.weight...)",
+     "feature_extract=True 时，6 个参数张量中仍有 2 个在训练（fc.weight...）"),
+    (check_freeze, lambda model, feature_extract: model.requires_grad_(False), "with feature_extract=False nothing may be frozen",
+     "feature_extract=False 时什么都不能冻住"),
+    (check_freeze, lambda model, feature_extract: model.requires_grad_(not feature_extract),
+     "only the head's 36 parameters train", "只有头部的 36 个参数在训练"),
+    (check_stage1_parameters, 2048 * 102 + 102, "the number of parameters that train is 208998: only the new Linear(2048, 102) trains",
+     "会被训练的参数个数是 208998：只有新的 Linear(2048, 102) 在训练"),
+    (check_stage1_parameters, 2048 * 102, "the new Linear layer keeps its biases", "新的 Linear 层保留了偏置项"),
+    (check_stage1_parameters, 2048 * 1000 + 1000, "ImageNet's old head, with 1,000 classes", "ImageNet 原来的头部，有 1,000 个类别"),
+    (check_stage1_parameters, 2048 * 102 + 2048, "one bias per output, that is per class", "每个输出有一个偏置项"),
+    (check_stage1_parameters, _RESNET152_PARAMETERS, "froze every pretrained weight", "冻住了每一个预训练权重"),
+    (check_stage1_parameters, 5, "5 is not the number of parameters that train: only the layer created after",
+     "5 不是会被训练的参数个数：只有在 set_parameter_requires_grad 之后新建的那一层会被训练"),
+    (check_backbone_passes, (3, 1), "in each of the 3 epochs; cached features run the frozen backbone once",
+     "在 3 个 epoch 中的每一个都让整个模型处理每一张照片"),
+    (check_backbone_passes, (3, 3), "cached features are computed once and reused", "缓存特征只算一次"),
+    (check_backbone_passes, (1, 1), "freezing stops the weights from changing, not the arithmetic", "冻住阻止的是权重的改变，而不是计算"),
+    (check_backbone_passes, (3, 0), "the features have to be computed once", "特征总得算一次"),
+    (check_backbone_passes, (6, 1), "a training photo is seen once per epoch", "一张训练照片每个 epoch 只被看一次"),
+    (check_backbone_passes, (2, 2), "is not (backbone passes the notes' way, with cached features): count the epochs",
+     "不是（按笔记的方式主干网络的遍数，用缓存特征时的遍数）：数一数每种方式"),
+    # optimizers_losses.py (07)
+    (check_step_factor, 10, "1 step of ÷10 before it", "在它之前有 1 步 ÷10"),
+    (check_step_factor_epoch_10, 100, "2 steps of ÷10 before it", "在它之前有 2 步 ÷10"),
+    (check_step_factor, 100, "that counts the step at the end of epoch 8 too", "这把第 8 个 epoch 结束时的那一步也算进去了"),
+    (check_step_factor, 1, "the rate of epoch 8 is no longer the peak", "第 8 个 epoch 的学习率已经不是峰值了"),
+    (check_step_factor, 10_000_000, "that multiplies by gamma after every epoch", "这是每个 epoch 之后都乘以 gamma"),
+    (check_step_factor, 0.1, "that is the rate as a fraction of the peak", "这是学习率占峰值的比例"),
+    (check_step_factor, 5, "5 is not the factor by which epoch 8's rate is smaller than the peak: count the steps",
+     "5 不是第 8 个 epoch 的学习率比峰值小的倍数：数一数"),
+    (check_smoothed_confidence, 0.901, "the confidence that smoothing with ε = 0.1 rewards most (102 classes) is",
+     "ε = 0.1 的标签平滑最鼓励的置信度（102 个类别）是"),
+    (check_smoothed_confidence, 1.0, "that is what plain cross-entropy pushes towards", "那是普通交叉熵推向的值"),
+    (check_smoothed_confidence, 0.9, "that leaves out the right class's own share of ε", "这漏掉了正确类别自己那一份 ε"),
+    (check_smoothed_confidence, 0.001, "that is what each wrong class gets", "那是每个错误类别得到的值"),
+    (check_smoothed_confidence, 0.5, "work out the target of the right class", "算出正确类别的目标值"),
+    (check_smoothed_cross_entropy, lambda logits, targets, epsilon: "x",
+     "smoothed_cross_entropy(logits, targets, 0.1) returned str: return a number", "smoothed_cross_entropy(logits, targets, 0.1) 返回了 str：请返回一个数"),
+    (check_smoothed_cross_entropy, lambda lo, t, e: F.cross_entropy(lo, t, label_smoothing=e, reduction="none"),
+     "you return one loss per image", "你为每张图像返回了一个损失"),
+    (check_smoothed_cross_entropy, lambda lo, t, e: F.cross_entropy(lo, t, label_smoothing=e, reduction="sum"),
+     "you sum the losses over the batch", "你在批次上把损失加了起来"),
+    (check_smoothed_cross_entropy, lambda lo, t, e: F.cross_entropy(lo, t), "with ε = 0.1 you get plain cross-entropy",
+     "ε = 0.1 时你得到的是普通交叉熵"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: e / (k - 1)),
+     "you spread ε over the K − 1 wrong classes; PyTorch spreads it over all K = 5", "PyTorch 把它分给全部 K = 5 个类别"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e, lambda e, k: 0.0), "your target puts 1 − ε on the right class",
+     "你的目标在正确类别上放 1 − ε"),
+    (check_smoothed_cross_entropy, _smoothed(lambda e, k: 1 - e + e / k, lambda e, k: e / k, dim=0),
+     "the softmax runs over each image's classes, dim=1", "softmax 应该在每张图像的各个类别上进行，即 dim=1"),
+    (check_smoothed_cross_entropy, lambda lo, t, e: 1.0, "smoothed_cross_entropy(logits, targets, 0.1) gives 1.0000",
+     "smoothed_cross_entropy(logits, targets, 0.1) 得到 1.0000"),
+    (check_smoothed_cross_entropy, lambda lo, t, e: F.cross_entropy(lo, t, label_smoothing=e),
+     "your loss equals F.cross_entropy(..., label_smoothing=ε) for ε = 0.1, 0.3 and 0", "对 ε = 0.1、0.3 和 0，你的损失都等于"),
+    (check_calibration_error, lambda lo, la, n: torch.zeros(2), "calibration_error(logits, labels, 10) returned 2 numbers",
+     "calibration_error(logits, labels, 10) 返回了 2 个数"),
+    (check_calibration_error, lambda lo, la, n: expected_calibration_error(lo, la, n_bins=4 if n == 10 else 10),
+     "with n_bins=10 you get the value for 4 bins", "n_bins=10 时你得到的是 4 个区间的值"),
+    (check_calibration_error, _unweighted_ece, "you average the bins' gaps as equals", "你把各区间的差距同等对待"),
+    (check_calibration_error, lambda lo, la, n: expected_calibration_error(lo, la, n_bins=1),
+     "that is the gap over all predictions at once", "这是把所有预测放在一起算出的差距"),
+    (check_calibration_error, lambda lo, la, n: 0.5, "calibration_error(logits, labels, 10) gives 0.5000",
+     "calibration_error(logits, labels, 10) 得到 0.5000"),
+    (check_calibration_error, lambda lo, la, n: expected_calibration_error(lo, la, n_bins=n),
+     "your ECE equals expected_calibration_error with 10 and with 4 bins", "在 10 个和 4 个区间下，你的 ECE 都等于"),
+    (check_adamw_step, _adamw(returns=1), "must return the three tensors (w, m, v)", "必须返回三个张量 (w, m, v)"),
+    (check_adamw_step, _adamw(shape=(2, 3)), "returned w of shape (2, 3): the weights keep their shape (6,)",
+     "返回的 w 形状是 (2, 3)：权重要保持它们的形状 (6,)"),
+    (check_adamw_step, _adamw(), "five steps equal torch.optim.AdamW's", "五步都与 torch.optim.AdamW 的相同"),
+    (check_adamw_step, _adamw(l2=True), "you add λ·w to the gradient", "你把 λ·w 加到了梯度上"),
+    (check_adamw_step, _adamw(decay=False), "your weights do not decay", "你的权重没有衰减"),
+    (check_adamw_step, _adamw(scaled=False), "you shrink the weights by λ·w each step", "你每一步把权重缩小 λ·w"),
+    (check_adamw_step, _adamw(bias_correction=False), "without bias correction", "没有偏差校正"),
+    (check_adamw_step, _adamw(after=True), "you shrink the weights after Adam's step", "你在 Adam 那一步之后才缩小权重"),
+    (check_adamw_step, _adamw(keep_moments=True), "your first step is right but the later ones are not", "你的第一步是对的"),
+    (check_adamw_step, _adamw(off=0.5), "after step 1 your weights differ from torch.optim.AdamW's by up to 0.5",
+     "第 1 步之后，你的权重与 torch.optim.AdamW 的最多相差 0.5"),
+]
+
+ALL_MESSAGES = MESSAGES + MESSAGES_01_04 + MESSAGES_05_07
 
 
 @pytest.mark.parametrize("check, answer, english, chinese", ALL_MESSAGES,
@@ -383,7 +691,7 @@ def _says(message: str, sentence: str) -> bool:
 
 
 def test_every_message_of_the_checkers_is_covered_in_both_languages(capsys):
-    """Each ``_("...")`` of 00-04's checkers (and of verdict and prediction) is said by a case above,
+    """Each ``_("...")`` of 00-07's checkers (and of verdict and prediction) is said by a case above,
     in English, and its translation in Chinese."""
     from tools.i18n.messages import extract_messages
 

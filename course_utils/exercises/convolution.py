@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.exercises.prediction import compare_prediction
+from course_utils.exercises.prediction import compare_prediction, compare_side
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
 from course_utils.i18n import gettext as _
 from course_utils.lessons.conv import conv_geometry, conv_output_size
@@ -211,26 +211,18 @@ def check_one_map_shape(shape: tuple[int, int, int], size: int = 32, kernel_size
 @checker
 def check_strided_side(side: int, size: int = 8, kernel_size: int = 3, stride: int = 2) -> Verdict:
     """Predict the output side of a 3×3 kernel with stride 2 and no padding on an 8×8 input."""
-    geometry = conv_geometry(size, kernel_size, stride)
-    last = geometry.output_size * stride
-    return compare_prediction(
-        side, geometry.output_size, what=_("the output side"),
-        because=_("windows start at {starts}; one more would stick out of the input.").format(
-            starts=geometry.window_starts()),
-        slips=[
-            (float(geometry.exact_output), _("there is no part of a window: (H1 − FH) / S + 1 = {exact:g}, and "
-                                             "a window is placed whole or not at all.").format(
-                exact=float(geometry.exact_output))),
-            (geometry.output_size + 1, _("window {number} would start at column {start} and need columns up to "
-                                         "{end}, but the input ends at column {last}: stride {stride} does not "
-                                         "simply divide the side by {stride}, and PyTorch places only whole "
-                                         "windows.").format(number=geometry.output_size + 1, start=last,
-                                                            end=last + kernel_size - 1, last=size - 1, stride=stride)),
-            ((size - kernel_size) // stride, _("you counted the steps between windows, not the windows: the "
-                                               "formula ends with + 1, for the first window.")),
-            (size - kernel_size + 1, _("that is stride 1; with stride {stride} the window moves {stride} pixels "
-                                       "at a time, so divide (H1 − FH) by S.").format(stride=stride)),
-        ],
+    return compare_side(
+        side, conv_geometry(size, kernel_size, stride),
+        because=_("windows start at {starts}; one more would stick out of the input."),
+        fraction=_("there is no part of a window: (H1 − FH) / S + 1 = {exact:g}, and a window is placed whole "
+                   "or not at all."),
+        one_more=_("window {number} would start at column {start} and need columns up to {end}, but the input "
+                   "ends at column {last}: stride {stride} does not simply divide the side by {stride}, and "
+                   "PyTorch places only whole windows."),
+        steps=_("you counted the steps between windows, not the windows: the formula ends with + 1, for the "
+                "first window."),
+        stride_one=_("that is stride 1; with stride {stride} the window moves {stride} pixels at a time, so "
+                     "divide (H1 − FH) by S."),
         hint=_("list the columns where each window starts (0, 2, ...) and keep those where it fits whole."))
 
 

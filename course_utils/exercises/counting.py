@@ -13,7 +13,7 @@ from numbers import Integral
 import torch
 from torch import nn
 
-from course_utils.exercises.prediction import compare_prediction
+from course_utils.exercises.prediction import compare_prediction, compare_side
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
 from course_utils.i18n import gettext as _
 from course_utils.lessons.conv import conv_geometry
@@ -135,24 +135,18 @@ def check_parameters_at_224(count: int, small: int = 32, large: int = 224) -> Ve
 @checker
 def check_alexnet_side(side: int, size: int = 224, kernel_size: int = 11, stride: int = 4) -> Verdict:
     """Predict the output side of AlexNet's first layer (11×11, stride 4, no padding) on 224×224."""
-    geometry = conv_geometry(size, kernel_size, stride)
-    return compare_prediction(
-        side, geometry.output_size, what=_("the output side"),
-        because=_("{formula}, floored: the last window would stick out of the image.").format(
-            formula=geometry.formula()),
-        slips=[
-            (float(geometry.exact_output), _("(H1 − FH) / S + 1 = {exact:g} is not a whole number, and a window "
-                                             "is placed whole or not at all.").format(
-                exact=float(geometry.exact_output))),
-            (geometry.output_size + 1, _("that is the paper's figure, but not what the formula gives for {size}: "
-                                         "work it out, and round the way PyTorch does.").format(size=size)),
-            (size // stride, _("stride {stride} does not simply divide the side by {stride}: each window needs "
-                               "{k} pixels, so use (H1 − FH) / S + 1.").format(stride=stride, k=kernel_size)),
-            ((size - kernel_size) // stride, _("you counted the steps between windows, not the windows: the "
-                                               "formula ends with + 1.")),
-            (size - kernel_size + 1, _("that is stride 1; AlexNet's first layer moves {stride} pixels at a time, "
-                                       "so divide (H1 − FH) by S.").format(stride=stride)),
-        ],
+    divided = _("stride {stride} does not simply divide the side by {stride}: each window needs {k} pixels, so "
+                "use (H1 − FH) / S + 1.")
+    return compare_side(
+        side, conv_geometry(size, kernel_size, stride), others=[(size // stride, divided)],
+        because=_("{formula}, floored: the last window would stick out of the image."),
+        fraction=_("(H1 − FH) / S + 1 = {exact:g} is not a whole number, and a window is placed whole or not "
+                   "at all."),
+        one_more=_("that is the paper's figure, but not what the formula gives for {size}: work it out, and "
+                   "round the way PyTorch does."),
+        steps=_("you counted the steps between windows, not the windows: the formula ends with + 1."),
+        stride_one=_("that is stride 1; AlexNet's first layer moves {stride} pixels at a time, so divide "
+                     "(H1 − FH) by S."),
         hint=_("use H2 = (H1 − FH + 2P) / S + 1 with P = 0, and round the way PyTorch does."))
 
 

@@ -3,7 +3,8 @@ a given epoch, the confidence label smoothing rewards) and its exercises, label-
 cross-entropy, the expected calibration error and one AdamW step, each written by hand. The
 expected values come from ``make_schedule`` (``torch.optim.lr_scheduler.StepLR``),
 ``F.cross_entropy``, the course's ``expected_calibration_error`` and ``torch.optim.AdamW``;
-every check runs on a few small tensors it makes itself, in milliseconds."""
+every check runs on a few small tensors it makes itself, in milliseconds. Every sentence goes
+through ``_()`` (the Chinese edition)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from course_utils.analysis.calibration import expected_calibration_error, reliability
 from course_utils.exercises.prediction import compare_prediction
 from course_utils.exercises.verdict import Mistake, Verdict, attempt, checker, right
+from course_utils.i18n import gettext as _
 from course_utils.training.schedules import make_schedule, schedule_rates
 
 __all__ = [
@@ -30,7 +32,8 @@ __all__ = [
 def _as_number(value: object, call: str) -> torch.Tensor:
     """The learner's loss or error as a tensor (a float or a tensor of one or more numbers)."""
     if isinstance(value, bool) or not isinstance(value, Real | torch.Tensor):
-        raise Mistake(f"{call} returned {type(value).__name__}: return a number (a float or a tensor).")
+        raise Mistake(_("{call} returned {type}: return a number (a float or a tensor).").format(
+            call=call, type=type(value).__name__))
     return torch.as_tensor(value, dtype=torch.float64).detach()
 
 
@@ -51,23 +54,27 @@ def check_step_factor(step_factor: object, *, epoch: int = 8, epochs: int = 10, 
                                                            gamma=gamma), epochs)
     expected = round(rates[0] / rates[epoch - 1])
     steps_taken = (epoch - 1) // step_size
+    because = (_("StepLR steps at the end of every {step_size}th epoch, and a step at the end of epoch {epoch} "
+                 "comes too late for it: 1 step of ÷{factor:g} before it.") if steps_taken == 1 else
+               _("StepLR steps at the end of every {step_size}th epoch, and a step at the end of epoch {epoch} "
+                 "comes too late for it: {steps} steps of ÷{factor:g} before it."))
     return compare_prediction(
-        step_factor, expected, what=f"the factor by which epoch {epoch}'s rate is smaller than the peak",
-        because=f"StepLR steps at the end of every {step_size}th epoch, and a step at the end of epoch "
-                f"{epoch} comes too late for it: {steps_taken} step{'s' if steps_taken != 1 else ''} of "
-                f"÷{1 / gamma:g} before it.",
+        step_factor, expected,
+        what=_("the factor by which epoch {epoch}'s rate is smaller than the peak").format(epoch=epoch),
+        because=because.format(step_size=step_size, epoch=epoch, steps=steps_taken, factor=1 / gamma),
         slips=[
-            (round(1 / gamma ** (epoch // step_size)), f"that counts the step at the end of epoch {epoch} too: "
-             f"the scheduler steps after an epoch ends, so epoch {epoch} still trains at the rate set before it."),
-            (1, f"the rate of epoch {epoch} is no longer the peak: StepLR multiplies it by gamma every "
-                f"{step_size} epochs."),
-            (round(1 / gamma ** (epoch - 1)), f"that multiplies by gamma after every epoch: StepLR does it once "
-             f"every step_size = {step_size} epochs."),
-            (gamma ** steps_taken, "that is the rate as a fraction of the peak; the question asks by what "
-             "factor it is smaller: the peak divided by that rate."),
+            (round(1 / gamma ** (epoch // step_size)), _("that counts the step at the end of epoch {epoch} too: "
+             "the scheduler steps after an epoch ends, so epoch {epoch} still trains at the rate set before "
+             "it.").format(epoch=epoch)),
+            (1, _("the rate of epoch {epoch} is no longer the peak: StepLR multiplies it by gamma every "
+                  "{step_size} epochs.").format(epoch=epoch, step_size=step_size)),
+            (round(1 / gamma ** (epoch - 1)), _("that multiplies by gamma after every epoch: StepLR does it once "
+             "every step_size = {step_size} epochs.").format(step_size=step_size)),
+            (gamma ** steps_taken, _("that is the rate as a fraction of the peak; the question asks by what "
+             "factor it is smaller: the peak divided by that rate.")),
         ],
-        hint=f"count the steps StepLR has taken before epoch {epoch} starts (one after each {step_size} epochs), "
-             f"and multiply the factors.",
+        hint=_("count the steps StepLR has taken before epoch {epoch} starts (one after each {step_size} "
+               "epochs), and multiply the factors.").format(epoch=epoch, step_size=step_size),
     )
 
 
@@ -83,19 +90,20 @@ def check_smoothed_confidence(confidence: object, *, epsilon: float = 0.1, class
     expected = float(target[0])
     return compare_prediction(
         confidence, expected, tolerance=5e-4,
-        what=f"the confidence that smoothing with ε = {epsilon:g} rewards most ({classes} classes)",
-        because="cross-entropy is lowest where the prediction equals the target, and the target gives the "
-                "right class 1 − ε plus its share ε/K of what was spread.",
+        what=_("the confidence that smoothing with ε = {epsilon:g} rewards most ({classes} classes)").format(
+            epsilon=epsilon, classes=classes),
+        because=_("cross-entropy is lowest where the prediction equals the target, and the target gives the "
+                  "right class 1 − ε plus its share ε/K of what was spread."),
         slips=[
-            (1.0, "that is what plain cross-entropy pushes towards; with label_smoothing the target of the "
-                  "right class is below 1, and the loss is lowest where the prediction equals the target."),
-            (1 - epsilon, "that leaves out the right class's own share of ε: PyTorch spreads ε over all K "
-                          "classes, the right one included."),
-            (epsilon / classes, "that is what each wrong class gets; the right class keeps 1 − ε on top "
-                                "of its share."),
+            (1.0, _("that is what plain cross-entropy pushes towards; with label_smoothing the target of the "
+                    "right class is below 1, and the loss is lowest where the prediction equals the target.")),
+            (1 - epsilon, _("that leaves out the right class's own share of ε: PyTorch spreads ε over all K "
+                            "classes, the right one included.")),
+            (epsilon / classes, _("that is what each wrong class gets; the right class keeps 1 − ε on top "
+                                  "of its share.")),
         ],
-        hint="cross-entropy against a target is lowest where the predicted probabilities equal the target; "
-             "work out the target of the right class (three decimals).",
+        hint=_("cross-entropy against a target is lowest where the predicted probabilities equal the target; "
+               "work out the target of the right class (three decimals)."),
     )
 
 
@@ -126,28 +134,30 @@ def check_smoothed_cross_entropy(smoothed_cross_entropy: Callable[..., object]) 
             continue
         per_image = F.cross_entropy(logits, targets, label_smoothing=epsilon, reduction="none")
         if _close(value, per_image):
-            raise Mistake("you return one loss per image: take their mean over the batch, as "
-                          "F.cross_entropy does.")
+            raise Mistake(_("you return one loss per image: take their mean over the batch, as "
+                            "F.cross_entropy does."))
         if _close(value, per_image.sum()):
-            raise Mistake("you sum the losses over the batch: F.cross_entropy takes their mean, so the loss "
-                          "does not grow with the batch size.")
+            raise Mistake(_("you sum the losses over the batch: F.cross_entropy takes their mean, so the loss "
+                            "does not grow with the batch size."))
         if epsilon > 0 and _close(value, F.cross_entropy(logits, targets)):
-            raise Mistake(f"with ε = {epsilon} you get plain cross-entropy: your loss does not use ε.")
+            raise Mistake(_("with ε = {epsilon} you get plain cross-entropy: your loss does not use ε.").format(
+                epsilon=epsilon))
         over_k_minus_1 = _smoothed_loss(log_p, targets, 1 - epsilon, epsilon / (classes - 1))
         if epsilon > 0 and _close(value, over_k_minus_1):
-            raise Mistake(f"you spread ε over the K − 1 wrong classes; PyTorch spreads it over all "
-                          f"K = {classes}, so the right class gets 1 − ε + ε/K and every other class ε/K.")
+            raise Mistake(_("you spread ε over the K − 1 wrong classes; PyTorch spreads it over all K = {classes}, "
+                            "so the right class gets 1 − ε + ε/K and every other class ε/K.").format(classes=classes))
         if epsilon > 0 and _close(value, _smoothed_loss(log_p, targets, 1 - epsilon, 0.0)):
-            raise Mistake("your target puts 1 − ε on the right class and nothing elsewhere: it must still "
-                          "sum to 1, so add ε/K to every class (the right one included).")
+            raise Mistake(_("your target puts 1 − ε on the right class and nothing elsewhere: it must still "
+                            "sum to 1, so add ε/K to every class (the right one included)."))
         over_batch = logits.log_softmax(dim=0)
         if _close(value, _smoothed_loss(over_batch, targets, 1 - epsilon + epsilon / classes, epsilon / classes)):
-            raise Mistake("you normalise over the batch (dim=0): the softmax runs over each image's "
-                          "classes, dim=1.")
-        raise Mistake(f"{call} gives {float(value):.4f}, F.cross_entropy(..., label_smoothing={epsilon}) "
-                      f"{float(expected):.4f}: the loss is −Σ_k target_k · log softmax(z)_k, then the mean.")
-    return right("your loss equals F.cross_entropy(..., label_smoothing=ε) for ε = 0.1, 0.3 and 0: "
-                 "the right class gets 1 − ε + ε/K, every other class ε/K.")
+            raise Mistake(_("you normalise over the batch (dim=0): the softmax runs over each image's "
+                            "classes, dim=1."))
+        raise Mistake(_("{call} gives {value:.4f}, F.cross_entropy(..., label_smoothing={epsilon}) {expected:.4f}: "
+                        "the loss is −Σ_k target_k · log softmax(z)_k, then the mean.").format(
+            call=call, value=float(value), epsilon=epsilon, expected=float(expected)))
+    return right(_("your loss equals F.cross_entropy(..., label_smoothing=ε) for ε = 0.1, 0.3 and 0: "
+                   "the right class gets 1 − ε + ε/K, every other class ε/K."))
 
 
 # --- 2. the expected calibration error ---------------------------------------------------------
@@ -178,27 +188,28 @@ def check_calibration_error(calibration_error: Callable[..., object]) -> Verdict
         call = f"calibration_error(logits, labels, {n_bins})"
         value = _as_number(attempt(calibration_error, logits.clone(), labels.clone(), n_bins, call=call), call)
         if value.numel() != 1:
-            raise Mistake(f"{call} returned {value.numel()} numbers: add the bins' weighted gaps up "
-                          f"into one.")
+            raise Mistake(_("{call} returned {count} numbers: add the bins' weighted gaps up into one.").format(
+                call=call, count=value.numel()))
         value = value.reshape(())
         expected = expected_calibration_error(logits, labels, n_bins=n_bins)
         if _close(value, expected):
             continue
         other = 4 if n_bins == 10 else 10
         if _close(value, expected_calibration_error(logits, labels, n_bins=other)):
-            raise Mistake(f"with n_bins={n_bins} you get the value for {other} bins: use the n_bins "
-                          f"you are given.")
+            raise Mistake(_("with n_bins={n_bins} you get the value for {other} bins: use the n_bins you are "
+                            "given.").format(n_bins=n_bins, other=other))
         if _close(value, _unweighted_ece(logits, labels, n_bins)):
-            raise Mistake("you average the bins' gaps as equals: weight each by its share of the "
-                          "predictions, so that a bin of 3 predictions counts less than a bin of 300.")
+            raise Mistake(_("you average the bins' gaps as equals: weight each by its share of the "
+                            "predictions, so that a bin of 3 predictions counts less than a bin of 300."))
         overall = expected_calibration_error(logits, labels, n_bins=1)
         if _close(value.abs(), overall):
-            raise Mistake("that is the gap over all predictions at once: take |accuracy − confidence| "
-                          "bin by bin, or over- and under-confident bins cancel.")
-        raise Mistake(f"{call} gives {float(value):.4f}, expected_calibration_error {expected:.4f}: the "
-                      f"confidence is the largest softmax probability, right when its class is the label.")
-    return right("your ECE equals expected_calibration_error with 10 and with 4 bins, on predictions "
-                 "over-confident in some bins and under-confident in others.")
+            raise Mistake(_("that is the gap over all predictions at once: take |accuracy − confidence| "
+                            "bin by bin, or over- and under-confident bins cancel."))
+        raise Mistake(_("{call} gives {value:.4f}, expected_calibration_error {expected:.4f}: the confidence is "
+                        "the largest softmax probability, right when its class is the label.").format(
+            call=call, value=float(value), expected=expected))
+    return right(_("your ECE equals expected_calibration_error with 10 and with 4 bins, on predictions "
+                   "over-confident in some bins and under-confident in others."))
 
 
 # --- 3. one AdamW step -------------------------------------------------------------------------
@@ -249,7 +260,7 @@ def check_adamw_step(adamw_step: Callable[..., object]) -> Verdict:
     against ``torch.optim.AdamW`` (betas (0.9, 0.999), eps 1e-8)."""
     generator = torch.Generator().manual_seed(0)
     w0 = torch.randn(6, generator=generator)
-    grads = [torch.randn(6, generator=generator) for _ in range(STEPS)]
+    grads = [torch.randn(6, generator=generator) for _step in range(STEPS)]
     expected = _torch_steps(torch.optim.AdamW, w0, grads, WEIGHT_DECAY)
     w, m, v, path = w0.clone(), torch.zeros(6), torch.zeros(6), []
     for t, grad in enumerate(grads, start=1):
@@ -258,33 +269,34 @@ def check_adamw_step(adamw_step: Callable[..., object]) -> Verdict:
                          call=call)
         if not (isinstance(result, tuple) and len(result) == 3
                 and all(isinstance(x, torch.Tensor) for x in result)):
-            raise Mistake(f"{call} must return the three tensors (w, m, v): the next step starts from "
-                          f"m and v.")
+            raise Mistake(_("{call} must return the three tensors (w, m, v): the next step starts from "
+                            "m and v.").format(call=call))
         w, m, v = (x.detach() for x in result)
         if w.shape != w0.shape:
-            raise Mistake(f"{call} returned w of shape {tuple(w.shape)}: the weights keep their shape "
-                          f"{tuple(w0.shape)}.")
+            raise Mistake(_("{call} returned w of shape {shape}: the weights keep their shape {expected}.").format(
+                call=call, shape=tuple(w.shape), expected=tuple(w0.shape)))
         path.append(w)
     if _same_path(path, expected):
-        return right("five steps equal torch.optim.AdamW's: the weights shrink by lr·λ·w, outside "
-                     "Adam's division by √v̂.")
+        return right(_("five steps equal torch.optim.AdamW's: the weights shrink by lr·λ·w, outside "
+                       "Adam's division by √v̂."))
     if _same_path(path, _torch_steps(torch.optim.Adam, w0, grads, WEIGHT_DECAY)):
-        raise Mistake("you add λ·w to the gradient: that is Adam's L2 term, which Adam then divides by "
-                      "√v̂; AdamW shrinks the weights, w ← w − lr·λ·w, apart from the gradient's step.")
+        raise Mistake(_("you add λ·w to the gradient: that is Adam's L2 term, which Adam then divides by "
+                        "√v̂; AdamW shrinks the weights, w ← w − lr·λ·w, apart from the gradient's step."))
     if _same_path(path, _torch_steps(torch.optim.AdamW, w0, grads, 0.0)):
-        raise Mistake("your weights do not decay: with weight_decay λ, AdamW first shrinks them, "
-                      "w ← w − lr·λ·w.")
+        raise Mistake(_("your weights do not decay: with weight_decay λ, AdamW first shrinks them, "
+                        "w ← w − lr·λ·w."))
     if _same_path(path, _adam_by_hand(w0, grads, decay_factor=WEIGHT_DECAY)):
-        raise Mistake("you shrink the weights by λ·w each step: the decay is scaled by the rate, "
-                      "w ← w − lr·λ·w.")
+        raise Mistake(_("you shrink the weights by λ·w each step: the decay is scaled by the rate, "
+                        "w ← w − lr·λ·w."))
     if _same_path(path, _adam_by_hand(w0, grads, bias_correction=False)):
-        raise Mistake("without bias correction the first steps are wrong (m and v start at 0): divide "
-                      "m by 1 − β1^t and v by 1 − β2^t.")
+        raise Mistake(_("without bias correction the first steps are wrong (m and v start at 0): divide "
+                        "m by 1 − β1^t and v by 1 − β2^t."))
     if _same_path(path, _adam_by_hand(w0, grads, decay_after=True)):
-        raise Mistake("you shrink the weights after Adam's step: AdamW shrinks the weights it starts "
-                      "from, w ← w − lr·λ·w − lr·m̂/(√v̂ + ε).")
+        raise Mistake(_("you shrink the weights after Adam's step: AdamW shrinks the weights it starts "
+                        "from, w ← w − lr·λ·w − lr·m̂/(√v̂ + ε)."))
     if _same_step(path[0], expected[0]):
-        raise Mistake("your first step is right but the later ones are not: return the updated m and v, "
-                      "and use t in the bias correction.")
-    raise Mistake(f"after step 1 your weights differ from torch.optim.AdamW's by up to "
-                  f"{float((path[0] - expected[0]).abs().max()):.2g}: compare your step with the formulas.")
+        raise Mistake(_("your first step is right but the later ones are not: return the updated m and v, "
+                        "and use t in the bias correction."))
+    raise Mistake(_("after step 1 your weights differ from torch.optim.AdamW's by up to {difference:.2g}: "
+                    "compare your step with the formulas.").format(
+        difference=float((path[0] - expected[0]).abs().max())))

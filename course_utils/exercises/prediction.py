@@ -20,6 +20,11 @@ numbers to :func:`compare_prediction`::
 
 ``what``, ``because``, the slips' sentences and the hint go through ``_()`` where they are written
 (the checker's module); the sentences built here from them do too, with named placeholders.
+
+A prediction of a convolution's output side (notebook 01's stride that does not divide, notebook
+03's AlexNet layer) goes through :func:`compare_side`, which computes the slips every such
+prediction shares (a fraction of a window, one window too many, the + 1 forgotten, the stride
+ignored) from the layer's ``ConvGeometry``; the checker writes their sentences for its own layer.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from typing import Any
 
 from course_utils.exercises.verdict import Mistake, Verdict, right
 from course_utils.i18n import gettext as _
+from course_utils.lessons.conv import ConvGeometry
 
-__all__ = ["Slip", "compare_prediction"]
+__all__ = ["Slip", "compare_prediction", "compare_side"]
 
 Value = int | float | tuple[int | float, ...]
 Slip = tuple[Value, str]
@@ -91,6 +97,39 @@ def compare_prediction(answer: Any, expected: Value, *, what: str, because: str,
     if hint:
         raise Mistake(_("{answer} is not {what}: {hint}").format(answer=_show(answer), what=what, hint=hint))
     raise Mistake(_("{answer} is not {what}.").format(answer=_show(answer), what=what))
+
+
+def compare_side(answer: Any, geometry: ConvGeometry, *, because: str, fraction: str, one_more: str,
+                 steps: str, stride_one: str, hint: str, others: Sequence[Slip] = ()) -> Verdict:
+    """Compare a prediction of ``geometry.output_size``, "the output side", with the usual slips.
+
+    Each slip's sentence is the checker's (so it can speak of its own layer); its value is computed
+    here, in this order:
+
+    - ``fraction``: the formula unrounded, ``(H1 − FH + 2P) / S + 1`` (a part of a window);
+    - ``one_more``: one window more than fit whole;
+    - ``others``: the checker's own slips (value, sentence), tried next;
+    - ``steps``: ``(H1 − FH + 2P) // S``, the steps between windows (the + 1 forgotten);
+    - ``stride_one``: ``H1 − FH + 2P + 1``, the side at stride 1 (the stride ignored).
+
+    ``because`` and ``hint`` are as for :func:`compare_prediction`. Every sentence (translated
+    already, with ``_()`` where it is written) may name these placeholders, filled in here:
+    ``{size}`` (H1), ``{k}`` (FH), ``{stride}``, ``{exact}`` (the formula unrounded),
+    ``{formula}`` (the notes' formula with the numbers in), ``{starts}`` (where the windows
+    start), ``{number}``, ``{start}``, ``{end}`` (the window one too many: its number, its first and
+    last column) and ``{last}`` (the input's last column).
+    """
+    span = geometry.padded_size - geometry.effective_kernel_size
+    start = geometry.output_size * geometry.stride
+    values = {"size": geometry.size, "k": geometry.kernel_size, "stride": geometry.stride,
+              "exact": float(geometry.exact_output), "formula": geometry.formula(),
+              "starts": geometry.window_starts(), "number": geometry.output_size + 1, "start": start,
+              "end": start + geometry.effective_kernel_size - 1, "last": geometry.padded_size - 1}
+    slips = [(float(geometry.exact_output), fraction), (geometry.output_size + 1, one_more), *others,
+             (span // geometry.stride, steps), (span + 1, stride_one)]
+    return compare_prediction(
+        answer, geometry.output_size, what=_("the output side"), because=because.format(**values),
+        slips=[(value, sentence.format(**values)) for value, sentence in slips], hint=hint.format(**values))
 
 
 def _show(value: Any) -> str:

@@ -3,8 +3,9 @@
 Every explorer follows one pattern: a dict of controls and a ``render(**values)`` function
 that calls a plain function from the course (which the tests call directly), prints its
 description and draws it. :func:`_explorer` lays the controls out above an output area
-that is redrawn whenever a control changes. Add an explorer by writing one more function
-of the same shape.
+that is redrawn whenever a control changes. The sliders with a fixed range come from one table,
+:func:`_sliders` (each explorer's parameters, their labels and ranges). Add an explorer by
+adding its rows to the table and writing one more function of the same shape.
 
 The controls' labels and the explorers' own words go through ``_()`` (:mod:`course_utils.i18n`):
 after ``set_language("zh_CN")`` (the Chinese notebooks' first cell) they are in Chinese, in the
@@ -43,6 +44,24 @@ def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSli
     )
 
 
+def _sliders(explorer: str, **values: int) -> dict[str, widgets.IntSlider]:
+    """The named explorer's sliders, one per parameter in ``values``, each at its starting value.
+
+    The table is built at each call, so that the labels are in the language set now.
+    """
+    table = {  # explorer: {parameter: (label, lowest, highest)}
+        "conv": {"size": (_("input size"), 1, 16), "kernel_size": (_("kernel"), 1, 7),
+                 "stride": (_("stride"), 1, 4), "padding": (_("padding"), 0, 3), "dilation": (_("dilation"), 1, 3)},
+        "pooling": {"size": (_("input size"), 2, 10), "kernel_size": (_("window"), 1, 4),
+                    "stride": (_("stride"), 1, 4)},
+        "receptive_field": {"n_layers": (_("conv layers"), 1, 8), "kernel_size": (_("kernel"), 1, 7),
+                            "stride": (_("stride"), 1, 3), "dilation": (_("dilation"), 1, 3),
+                            "pool_every": (_("pool every"), 0, 4)},
+        "augmentation": {"seed": (_("random draw"), 0, 50)},
+    }[explorer]
+    return {name: _slider(label, values[name], low, high) for name, (label, low, high) in table.items()}
+
+
 def _mode_label(mode: str) -> str:
     """How a pooling mode is called on its button ("max", "avg" in English: the values themselves)."""
     return {"max": _("max"), "avg": _("avg")}.get(mode, mode)
@@ -74,13 +93,8 @@ def conv_explorer(
     The plain function behind it is :func:`course_utils.lessons.conv.conv_geometry`.
     """
     conv_geometry(size, kernel_size, stride, padding, dilation)  # bad starting values fail here
-    controls = {
-        "size": _slider(_("input size"), size, 1, 16),
-        "kernel_size": _slider(_("kernel"), kernel_size, 1, 7),
-        "stride": _slider(_("stride"), stride, 1, 4),
-        "padding": _slider(_("padding"), padding, 0, 3),
-        "dilation": _slider(_("dilation"), dilation, 1, 3),
-    }
+    controls = _sliders("conv", size=size, kernel_size=kernel_size, stride=stride, padding=padding,
+                        dilation=dilation)
 
     def render(**values: int) -> None:
         geometry = conv_geometry(**values)
@@ -99,12 +113,9 @@ def pooling_explorer(
     The plain function behind it is :func:`course_utils.lessons.pooling.pooling_example`.
     """
     pooling_example(size, kernel_size, stride, mode)  # bad starting values fail here
-    controls = {
-        "size": _slider(_("input size"), size, 2, 10),
-        "kernel_size": _slider(_("window"), kernel_size, 1, 4),
-        "stride": _slider(_("stride"), stride, 1, 4),
-        "mode": widgets.ToggleButtons(options=[(_mode_label(name), name) for name in MODES], value=mode, description=_("pooling")),
-    }
+    modes = widgets.ToggleButtons(options=[(_mode_label(name), name) for name in MODES], value=mode,
+                                  description=_("pooling"))
+    controls = {**_sliders("pooling", size=size, kernel_size=kernel_size, stride=stride), "mode": modes}
 
     def render(**values: Any) -> None:
         example = pooling_example(**values)
@@ -127,13 +138,8 @@ def receptive_field_explorer(
     (``pool_every=2`` puts a 2×2 max pool after every second conv layer; 0: none).
     """
     receptive_field_example(n_layers, kernel_size, stride, dilation, pool_every)  # bad values fail here
-    controls = {
-        "n_layers": _slider(_("conv layers"), n_layers, 1, 8),
-        "kernel_size": _slider(_("kernel"), kernel_size, 1, 7),
-        "stride": _slider(_("stride"), stride, 1, 3),
-        "dilation": _slider(_("dilation"), dilation, 1, 3),
-        "pool_every": _slider(_("pool every"), pool_every, 0, 4),
-    }
+    controls = _sliders("receptive_field", n_layers=n_layers, kernel_size=kernel_size, stride=stride,
+                        dilation=dilation, pool_every=pool_every)
 
     def render(**values: int) -> None:
         table = receptive_field_example(**values)
@@ -159,10 +165,8 @@ def augmentation_explorer(
     if not photos:
         raise ValueError(_("Give at least one photo (a PIL image or an image file)."))
     images = [p if isinstance(p, Image.Image) else Image.open(p).convert("RGB") for p in photos]
-    controls = {
-        "photo": _slider(_("photo"), photo, 0, len(images) - 1),
-        "seed": _slider(_("random draw"), seed, 0, 50),
-    }
+    # the photo slider's range is the photos given; the others' are the table's
+    controls = {"photo": _slider(_("photo"), photo, 0, len(images) - 1), **_sliders("augmentation", seed=seed)}
 
     def render(photo: int, seed: int) -> None:
         gallery = augmentation_gallery(images[photo], settings, seed)

@@ -14,7 +14,7 @@ this module is the network they belong to, small enough to read:
 
 "Lite" means: ReLU6 instead of Swish, no squeeze-and-excitation, and a stem and head that
 do not scale. Three details decide whether the converted weights give the right answers,
-and each was chosen by measurement (see the README, "The offline backbone"):
+and each was chosen by measurement (see docs/offline-backbone.md):
 
 - **padding** is TensorFlow's ``"SAME"``: for a stride-2 convolution the extra row and
   column of zeros go at the bottom and right only (:class:`SamePadConv2d`);

@@ -6,8 +6,8 @@ describe a photo in three different ways, so a head that reads the three vectors
 (1,280 + 1,280 + 1,280 numbers) has more to go on than any one of them. On the real flowers
 subset (20 photos per class) the head on all three reached 89.9 % against Lite0's 87.3 %, where
 Lite1 or Lite2 alone brought nothing; on 818 validation photos that gain is within the noise,
-and a cross-validation on the training photos shows it more clearly (README, "Flowers-102
-results", and ``python -m benchmarks.backbones``).
+and a cross-validation on the training photos shows it more clearly (benchmarks/RESULTS.md,
+"Flowers-102 results", and ``python -m benchmarks.backbones``).
 
 :func:`~course_utils.models.build.build_model` builds one by joining names with ``+``:
 ``build_model("efficientnet_lite0+efficientnet_lite1+efficientnet_lite2", 102)``. Every member

@@ -25,7 +25,7 @@ from tools.i18n.catalogs import (
     translation_problems,
     write_catalog,
 )
-from tools.i18n.editions import edition, edition_text
+from tools.i18n.editions import edition, edition_text, readme_course_table
 from tools.i18n.glossary import (
     KEY_TERMS_TAG,
     Glossary,
@@ -96,6 +96,18 @@ class Project:
                        rows=self.times, translated=[p.stem for p in translated_notebooks(self.root, self.language)])
         return edition_text(made)
 
+    def readme(self) -> tuple[Path, str | None]:
+        """``README.<language>.md`` and its text with the course table as the build writes it now
+        (``None`` when the README or notebook 00's catalog does not exist)."""
+        path = self.root / f"README.{self.language.replace('_', '-')}.md"
+        zero = self.root / "notebooks" / "00-start-here.ipynb"
+        po = catalog_path(zero, self.root, self.language)
+        if not path.exists() or not po.exists():
+            return path, None
+        translated = [p.stem for p in translated_notebooks(self.root, self.language)]
+        return path, readme_course_table(path.read_text(encoding="utf-8"), self.english(zero), read_catalog(po),
+                                         self.times, self.language, translated)
+
 
 def _write(path: Path, text: str) -> bool:
     if path.exists() and path.read_text(encoding="utf-8") == text:
@@ -148,6 +160,9 @@ def build(root: Path, names: Sequence[str] = (), language: str = LANGUAGE) -> li
         target = edition_path(path, root, language)
         if _write(target, project.written(path)):
             changed.append(project.rel(target))
+    readme, text = project.readme()
+    if text is not None and _write(readme, text):
+        changed.append(project.rel(readme))
     po = messages_catalog_path(root, language)
     if po.exists():
         mo = po.with_suffix(".mo")
@@ -184,8 +199,9 @@ def _entry_problems(where: str, sources: list[Source], catalog: polib.POFile, by
             problems.append(f"{label}: fuzzy, the English changed {english}: update the translation, "
                             f"then delete the `#, fuzzy` line and the `#| msgid` lines above it")
         else:
-            lost = translation_problems(entry.msgid, entry.msgstr) if by_context else []
-            lost += placeholder_problems(entry.msgid, entry.msgstr)
+            # a cell's braces are text (its formulas are checked whole); a message's are placeholders
+            lost = (translation_problems(entry.msgid, entry.msgstr) if by_context
+                    else placeholder_problems(entry.msgid, entry.msgstr))
             problems += [f"{label}: {problem}" for problem in lost]
     for entry in entries.values():
         problems.append(f"{where}: entry {entry.msgctxt or repr(_first_words(entry.msgid))} is in the catalog "
@@ -236,6 +252,9 @@ def check(root: Path, language: str = LANGUAGE, notes: Path | None = None) -> li
         target = edition_path(path, root, language)
         if not target.exists() or target.read_text(encoding="utf-8") != project.written(path):
             problems.append(f"{project.rel(target)}: not what the build writes now; run `make translations`")
+    readme, text = project.readme()
+    if text is not None and readme.read_text(encoding="utf-8") != text:
+        problems.append(f"{project.rel(readme)}: its course table is not what the build writes now; run `make translations`")
     english = {p.name for p in english_notebooks(root)}
     translated = {p.name for p in translated_notebooks(root, language)}
     for orphan in sorted((root / "notebooks" / language).glob("*.ipynb")):

@@ -47,6 +47,7 @@ __all__ = [
     "code_differences",
     "edition",
     "edition_text",
+    "readme_course_table",
     "translations",
 ]
 
@@ -91,6 +92,21 @@ def _with_times(text: str, cell_id: str, usable: dict[str, polib.POEntry], noteb
     links = {row.notebook: f"{row.notebook}.ipynb" if row.notebook in translated else f"../{row.notebook}.ipynb"
              for row in rows}
     return with_times(text, notebook, list(rows), language, topics, links)
+
+
+def readme_course_table(readme: str, english_00: nbformat.NotebookNode, catalog_00: polib.POFile,
+                        rows: Sequence[NotebookTimes], language: str, translated: Sequence[str]) -> str:
+    """The Chinese README with its course table (under its ``<!-- course-table -->`` line) written now.
+
+    The same table as the Chinese notebook 00's (topics from 00's catalog), its links pointing from the
+    repository's root at the Chinese notebooks that exist and at the English ones otherwise.
+    """
+    usable = translations(catalog_00)
+    (cell_id,) = [cell.id for cell in english_00.cells if COURSE_TABLE_MARKER in cell.source]
+    topics = {row.notebook: _translate(f"{cell_id}/{row.notebook}", row.topic, usable) for row in rows}
+    links = {row.notebook: f"notebooks/{language}/{row.notebook}.ipynb" if row.notebook in translated
+             else f"notebooks/{row.notebook}.ipynb" for row in rows}
+    return with_times(readme, "00-start-here", list(rows), language, topics, links)
 
 
 def _grade_as_english(notebook: nbformat.NotebookNode, english: nbformat.NotebookNode) -> None:
