@@ -1,8 +1,9 @@
 """Further reading: the papers and courses the notebooks rest on, listed once.
 
-The README (between ``<!-- further-reading -->`` and ``<!-- /further-reading -->``, written by
-``python -m tools.reading_list``, whose ``--check`` a test runs) and the cheat sheet (notebook 09)
-both print :func:`reading_markdown`, so the two lists cannot drift: add a paper here, run the tool.
+Both READMEs, English and Chinese (between ``<!-- further-reading -->`` and
+``<!-- /further-reading -->``, written by ``python -m tools.reading_list``, whose ``--check`` a test
+runs), and the cheat sheet (notebook 09) print :func:`reading_markdown`, so the lists cannot drift:
+add a paper here, run the tool.
 """
 
 from __future__ import annotations
