@@ -180,3 +180,13 @@ def test_mistake_distance_counts_how_far_mistakes_lie_from_the_diagonal():
     assert mistake_distance(torch.eye(3, dtype=torch.long), [2, 1, 0]) == 0.0
     with pytest.raises(ValueError, match="every class"):
         mistake_distance(matrix, [0, 1])
+
+
+def test_mistake_distances_give_one_value_per_mistake_in_the_same_order_for_any_order():
+    from course_utils.analysis.confusion import mistake_distance, mistake_distances
+
+    matrix = torch.tensor([[4, 0, 2], [0, 5, 0], [1, 0, 3]])
+    assert mistake_distances(matrix, [0, 1, 2]).tolist() == [2.0, 2.0, 2.0]  # the cell of 2 counts twice
+    assert mistake_distances(matrix, [0, 2, 1]).tolist() == [1.0, 1.0, 1.0]  # the same mistakes, paired
+    assert float(mistake_distances(matrix, [1, 0, 2]).mean()) == pytest.approx(mistake_distance(matrix, [1, 0, 2]))
+    assert len(mistake_distances(torch.eye(3, dtype=torch.long), [0, 1, 2])) == 0

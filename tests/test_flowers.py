@@ -122,10 +122,12 @@ def test_loaders_are_reproducible_and_cross_processes(tmp_path, flower_folder):
 def test_the_environment_variable_names_the_folder(monkeypatch, tmp_path, flower_folder):
     root = flower_folder(tmp_path / "mine", {"train": ["1", "2"], "valid": ["1", "2"]}, names={"1": "a", "2": "b"})
     monkeypatch.setenv(FLOWERS_ENV_VAR, str(root))
+    monkeypatch.chdir(tmp_path)  # a notebook's folder: the banner names the data relative to it, not absolutely
     source = find_flowers()
     assert (source.kind, source.root, source.num_classes) == ("folder", root, 2)
     assert source.splits == {"train": 4, "valid": 4}
     assert "real photographs" in source.banner()
+    assert str(root) not in source.banner() and "your folder mine" in source.banner()
     monkeypatch.setenv(FLOWERS_ENV_VAR, str(tmp_path / "typo"))
     with pytest.raises(FileNotFoundError, match=FLOWERS_ENV_VAR):
         find_flowers(context=run_context())  # a new run reads the environment again

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from course_utils.analysis.gradcam import grad_cam
+from course_utils.analysis.gradcam import grad_cam, heat_shares
 
 captum_attr = pytest.importorskip("captum.attr", reason="captum is a test dependency (pip install -e .[dev])")
 
@@ -111,3 +111,21 @@ def test_bad_input_gets_a_clear_error():
         grad_cam(model, torch.randn(1, 3, 32, 32), nn.Conv2d(3, 3, 1))
     with pytest.raises(ValueError, match="feature maps"):
         grad_cam(model, torch.randn(1, 3, 32, 32), model.fc)
+
+
+def test_heat_shares_find_heat_on_the_border_and_in_the_centre():
+    maps = torch.zeros(3, 16, 16)
+    maps[0, 14:, :4] = 1.0  # a "watermark" in a corner
+    maps[1, 6:10, 6:10] = 1.0  # the middle
+    even = heat_shares(torch.ones(1, 16, 16))
+    found = heat_shares(maps)
+    assert found.border_area == pytest.approx(1 - (12 / 16) ** 2) and found.centre_area == pytest.approx(0.25)
+    assert float(even.border[0]) == pytest.approx(found.border_area)  # an even map: shares equal areas
+    assert float(even.centre[0]) == pytest.approx(found.centre_area)
+    assert found.border[:2].tolist() == [1.0, 0.0] and found.centre[:2].tolist() == [0.0, 1.0]
+    assert found.on_border[:2].tolist() == [True, False]
+    assert torch.isnan(found.border[2])  # an all-zero map has no mass to share
+    with pytest.raises(ValueError, match="margin"):
+        heat_shares(maps, margin=0.5)
+    with pytest.raises(ValueError, match="batch"):
+        heat_shares(maps[0])

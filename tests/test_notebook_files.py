@@ -198,7 +198,7 @@ def test_clean_notebook_merges_a_print_flushed_in_pieces():
 MACHINE_PATHS = re.compile(r"/(?:work|root|tmp|home)/")
 """Absolute paths of the machine that ran the notebook (``course_utils.env.shown_path`` prints
 ``~/...`` or a relative path instead)."""
-PATHS_PENDING = {"08"}
+PATHS_PENDING: set[str] = set()
 """Notebooks whose committed outputs still print such paths (the data folder of the flowers, the
 torch hub cache); their owners fix them (``shown_path``) and remove them here."""
 EDITIONS = NOTEBOOKS + sorted((Path(__file__).resolve().parents[1] / "notebooks" / "zh_CN").glob("*.ipynb"))

@@ -31,7 +31,7 @@ from tools.run_times import (
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = notebook_paths(ROOT)
 
-RUN_TIME_PENDING = {"08"}
+RUN_TIME_PENDING: set[str] = set()
 """Notebooks that still type their time; their owners adopt the generated line (write a line
 ``<!-- run-time -->`` in the title cell, run ``python -m tools.run_times``) and remove them here."""
 

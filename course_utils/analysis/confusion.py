@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["ClassScore", "Confusion", "class_order", "class_scores", "confusion_matrix", "examples_of",
-           "mistake_distance", "per_class_accuracy", "plot_confusion", "show_confusion_examples", "top_confusions", "worst_classes"]
+           "mistake_distance", "mistake_distances", "per_class_accuracy", "plot_confusion", "show_confusion_examples", "top_confusions", "worst_classes"]
 
 
 def confusion_matrix(predictions: Predictions, num_classes: int) -> torch.Tensor:
@@ -179,12 +179,12 @@ def class_order(matrix: torch.Tensor | np.ndarray, by: str = "accuracy") -> list
     raise ValueError(f"by must be 'accuracy' or 'cluster', got {by!r}.")
 
 
-def mistake_distance(matrix: torch.Tensor | np.ndarray, order: Sequence[int]) -> float:
-    """How far, on average, a mistake lies from the diagonal when the classes are in ``order``.
+def mistake_distances(matrix: torch.Tensor | np.ndarray, order: Sequence[int]) -> torch.Tensor:
+    """One value per mistake: ``|position(true) - position(predicted)|`` (in classes) when the classes
+    are in ``order``, each off-diagonal image once (a cell of count 3 gives three values).
 
-    Each off-diagonal image counts ``|position(true) - position(predicted)|`` (in classes). An
-    order fitted on one matrix (:func:`class_order`) is judged fairly only on another one (other
-    photos or another model): on its own matrix it is partly measuring how well it memorised it.
+    Two orders measured on the same mistakes are paired: compare them with
+    :func:`course_utils.analysis.seeds.compare_paired`.
     """
     matrix = _checked(matrix)
     order = list(order)
@@ -192,13 +192,23 @@ def mistake_distance(matrix: torch.Tensor | np.ndarray, order: Sequence[int]) ->
         raise ValueError("order must list every class of the matrix exactly once.")
     position = torch.empty(len(order), dtype=torch.long)
     position[torch.tensor(order)] = torch.arange(len(order))
-    off = matrix.clone()
+    off = matrix.clone().long()
     off.fill_diagonal_(0)
-    mistakes = int(off.sum())
-    if mistakes == 0:
-        return 0.0
-    distance = (position[:, None] - position[None, :]).abs()
-    return float((off * distance).sum()) / mistakes
+    cells = torch.nonzero(off)  # (true, predicted) of every non-empty off-diagonal cell, row by row
+    counts = off[cells[:, 0], cells[:, 1]]
+    distance = (position[cells[:, 0]] - position[cells[:, 1]]).abs().double()
+    return distance.repeat_interleave(counts)
+
+
+def mistake_distance(matrix: torch.Tensor | np.ndarray, order: Sequence[int]) -> float:
+    """How far, on average, a mistake lies from the diagonal when the classes are in ``order``.
+
+    The mean of :func:`mistake_distances` (0 without mistakes). An order fitted on one matrix
+    (:func:`class_order`) is judged fairly only on another one (other photos or another model): on its
+    own matrix it is partly measuring how well it memorised it.
+    """
+    distances = mistake_distances(matrix, order)
+    return float(distances.mean()) if len(distances) else 0.0
 
 
 def examples_of(targets: torch.Tensor, predicted: torch.Tensor, true: int, as_class: int) -> list[int]:

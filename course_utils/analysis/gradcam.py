@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GradCamResult", "grad_cam"]
+__all__ = ["GradCamResult", "HeatShares", "grad_cam", "heat_shares"]
 
 
 @dataclass
@@ -90,3 +90,47 @@ def grad_cam(model: nn.Module, images: torch.Tensor, layer: nn.Module,
     heatmaps = torch.where(peak > 0, upsampled / peak.clamp_min(1e-12), torch.zeros_like(upsampled))
     return GradCamResult(heatmaps=heatmaps.cpu(), raw=raw.cpu(), weights=alpha.cpu(),
                          classes=targets.detach().cpu(), scores=scores.detach().cpu())
+
+
+@dataclass(frozen=True)
+class HeatShares:
+    """Where the heat of each map lies: the share of its mass near the edge and in the centre.
+
+    A map spread evenly would put ``border_area`` of its mass on the border and ``centre_area`` in
+    the centre; a map with more than ``border_area`` on the border points at the frame of the photo
+    (a background, a watermark, a caption) more than at its middle, where the flower usually is.
+    """
+
+    border: torch.Tensor  # (N,): share of each map's mass within the margin of the edge
+    centre: torch.Tensor  # (N,): share in the central square (the middle half of each side)
+    border_area: float  # the border's share of the image's area
+    centre_area: float  # the centre's share of the image's area
+
+    @property
+    def on_border(self) -> torch.Tensor:
+        """(N,) booleans: the map puts more of its mass on the border than an even spread would."""
+        return self.border > self.border_area
+
+
+def heat_shares(heatmaps: torch.Tensor, *, margin: float = 0.125) -> HeatShares:
+    """The share of each heat map's (N, H, W) mass on the border (within ``margin`` of the side from
+    any edge) and in the central square (from a quarter to three quarters of each side).
+
+    An all-zero map has no mass to share: its shares are NaN.
+    """
+    if heatmaps.dim() != 3:
+        raise ValueError(f"heatmaps must be a batch (N, H, W); got shape {tuple(heatmaps.shape)}.")
+    if not 0 < margin < 0.5:
+        raise ValueError(f"margin is a fraction of the side between 0 and 0.5 (exclusive), got {margin}.")
+    _, height, width = heatmaps.shape
+    rows, columns = torch.arange(height)[:, None], torch.arange(width)[None, :]
+    top, left = round(margin * height), round(margin * width)
+    border = (rows < top) | (rows >= height - top) | (columns < left) | (columns >= width - left)
+    centre = ((rows >= height // 4) & (rows < height - height // 4)
+              & (columns >= width // 4) & (columns < width - width // 4))
+    maps = heatmaps.detach().double().cpu()
+    total = maps.sum(dim=(1, 2))
+    total = torch.where(total > 0, total, torch.full_like(total, float("nan")))
+    return HeatShares(border=((maps * border).sum(dim=(1, 2)) / total).float(),
+                      centre=((maps * centre).sum(dim=(1, 2)) / total).float(),
+                      border_area=float(border.double().mean()), centre_area=float(centre.double().mean()))
