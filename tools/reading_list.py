@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from course_utils.reading import reading_markdown
+from tools.run_times import replace_between
 
 __all__ = ["README_MARKERS", "READMES", "main", "update_readme"]
 
@@ -25,12 +26,8 @@ READMES = (ROOT / "README.md", ROOT / "README.zh-CN.md")
 
 def update_readme(readme: str, listing: str | None = None, name: str = "README.md") -> str:
     """``readme`` with the list between :data:`README_MARKERS` replaced by ``listing`` (default: the package's)."""
-    start, end = README_MARKERS
-    if readme.count(start) != 1 or readme.count(end) != 1:
-        raise ValueError(f"{name} must hold {start} and {end} once each, around the further reading")
-    head, rest = readme.split(start)
-    _, tail = rest.split(end)
-    return f"{head}{start}\n{reading_markdown() if listing is None else listing}{end}{tail}"
+    return replace_between(readme, README_MARKERS, reading_markdown() if listing is None else listing,
+                           name=name, what="the further reading")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,7 @@ __all__ = [
     "load_times",
     "main",
     "readme_table",
+    "replace_between",
     "run_time_line",
     "stated_times",
     "update_notebook",
@@ -233,14 +234,23 @@ def readme_table(rows: list[NotebookTimes]) -> str:
     return "\n".join(lines)
 
 
+def replace_between(text: str, markers: tuple[str, str], body: str, *, name: str, what: str) -> str:
+    """``text`` with what stands between its two ``markers`` replaced by ``body`` (a generated block).
+
+    Refused with a sentence naming the file (``name``) and the block (``what``) unless each marker
+    stands exactly once.
+    """
+    start, end = markers
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"{name} must hold {start} and {end} once each, around {what}")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{body}{end}{tail}"
+
+
 def update_readme(readme: str, rows: list[NotebookTimes]) -> str:
     """``readme`` with the table between :data:`README_MARKERS` replaced by :func:`readme_table`."""
-    start, end = README_MARKERS
-    if readme.count(start) != 1 or readme.count(end) != 1:
-        raise ValueError(f"README.md must hold {start} and {end} once each, around the times table")
-    head, rest = readme.split(start)
-    _, tail = rest.split(end)
-    return f"{head}{start}\n{readme_table(rows)}\n{end}{tail}"
+    return replace_between(readme, README_MARKERS, readme_table(rows) + "\n", name="README.md", what="the times table")
 
 
 _RUN_TIME_LINE = re.compile(r"^.*" + re.escape(RUN_TIME_MARKER) + r"[ \t]*$", re.M)
